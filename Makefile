@@ -1,0 +1,28 @@
+# Two entry points: `make simulate` (reliant's main job) and `make test` (every check).
+# uv is installed with pip when missing; it never downloads an interpreter.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON_PREFERENCE := only-system
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+SCENARIO ?= examples/scenarios/flaky-dependency.yaml
+
+.PHONY: simulate test lint typecheck bench uv
+
+uv:
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+
+simulate: uv
+	$(UV) run --frozen reliant simulate $(SCENARIO)
+
+lint: uv
+	$(UV) run --frozen ruff check src tests benchmarks examples
+	$(UV) run --frozen ruff format --check src tests benchmarks examples
+
+typecheck: uv
+	$(UV) run --frozen mypy
+
+test: lint typecheck
+	$(UV) run --frozen pytest --cov --cov-report=term
+
+bench: uv
+	$(UV) run --frozen --group bench python -m benchmarks

@@ -1,0 +1,1 @@
+"""reliant: the reliability playbook as software for Python services."""

@@ -1,0 +1,1 @@
+"""Shared machinery of the SDK: clocks, events, deadlines, the policy protocol."""
