@@ -12,7 +12,7 @@
         │   ├── ConcurrencyLimitError the adaptive concurrency limit is reached
         │   └── ThrottledError       client-side adaptive throttling shed the call
         ├── TimeoutExceeded          the call outlived its Timeout (also a TimeoutError)
-        └── InjectedFault            the default error a Fault injects
+        └── InjectedFault            the default error a Fault injects (also a ConnectionError)
 
 Retries never wrap: when attempts run out, the last exception is re-raised unchanged.
 Invalid options raise ``ValueError`` at construction, naming the option and its range.
@@ -87,8 +87,11 @@ def _rebuild_timeout(message: str, timeout: float | None) -> TimeoutExceeded:
     return TimeoutExceeded(message, timeout=timeout)
 
 
-class InjectedFault(ReliantError):
-    """The error a :class:`~reliant.Fault` raises when no other error type is given."""
+class InjectedFault(ReliantError, ConnectionError):
+    """The error a :class:`~reliant.Fault` raises when no other error type is given.
+
+    It is a ``ConnectionError`` so that code handling a lost dependency handles it too.
+    """
 
 
 __all__ = [

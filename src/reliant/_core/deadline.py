@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 from reliant._core.clock import MONOTONIC, Clock
 
@@ -32,17 +32,32 @@ def remaining(clock: Clock | None = None) -> float | None:
     return deadline - (clock or deadline_clock).now()
 
 
+def push(seconds: float, clock: Clock) -> tuple[Token[tuple[float, Clock] | None], float]:
+    """Set a deadline ``seconds`` from now, keeping any sooner inherited one.
+
+    Returns the token to hand to :func:`pop` and the absolute deadline in effect. The
+    hot-path form of :func:`deadline_scope`, without a generator per call.
+    """
+    now = clock.now()
+    current = _DEADLINE.get()
+    if current is not None:
+        seconds = min(seconds, current[0] - current[1].now())
+    deadline = now + seconds
+    return _DEADLINE.set((deadline, clock)), deadline
+
+
+def pop(token: Token[tuple[float, Clock] | None]) -> None:
+    """Restore the deadline that was in effect before the matching :func:`push`."""
+    _DEADLINE.reset(token)
+
+
 @contextmanager
 def deadline_scope(seconds: float, clock: Clock = MONOTONIC) -> Iterator[float]:
     """Set a deadline ``seconds`` from now for the block, keeping any earlier one.
 
     Yields the absolute deadline in effect (the sooner of the new and the inherited).
     """
-    current = _DEADLINE.get()
-    if current is not None:
-        seconds = min(seconds, current[0] - current[1].now())
-    deadline = clock.now() + seconds
-    token = _DEADLINE.set((deadline, clock))
+    token, deadline = push(seconds, clock)
     try:
         yield deadline
     finally:

@@ -42,8 +42,7 @@ class Policy(ABC):
             raise ValueError(f"{type(self).__name__}: name must be a string, got {name!r}")
         if clock is not None and not isinstance(clock, Clock):
             raise ValueError(
-                f"{type(self).__name__}: clock must have now(), sleep() and asleep(), "
-                f"got {clock!r}"
+                f"{type(self).__name__}: clock must have now(), sleep() and asleep(), got {clock!r}"
             )
         self.name = name or type(self).__name__.lower()
         self.clock = clock if clock is not None else MONOTONIC

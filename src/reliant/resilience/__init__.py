@@ -1,0 +1,1 @@
+"""Resilience policies: one module per primitive, composed by pipeline.py."""

@@ -1,0 +1,137 @@
+"""Timeout: bound how long a call may take.
+
+asyncio: the call is cancelled at the deadline (``asyncio.timeout``) and
+:class:`~reliant.TimeoutExceeded` is raised. Sync code cannot be interrupted, so a sync
+Timeout publishes a deadline in a context variable that nested reliant policies and
+the httpx integration honour, and raises ``TimeoutExceeded`` if the call still ends
+late — as a gRPC client reports DEADLINE_EXCEEDED even when the server finishes. With
+``hard=True`` the sync call runs on a worker thread and the caller stops waiting at
+the deadline (the thread itself runs on: Python cannot kill it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from reliant._core import validate
+from reliant._core.clock import Clock
+from reliant._core.deadline import deadline_scope, pop, push
+from reliant._core.events import BUS
+from reliant._core.policy import Args, Kwargs, Policy
+from reliant.exceptions import TimeoutExceeded
+
+#: Worker threads shared by every hard Timeout in the process.
+HARD_TIMEOUT_WORKERS = 32
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimeoutOptions:
+    """Validated options of a :class:`Timeout`."""
+
+    seconds: float
+    hard: bool = False
+
+    def __post_init__(self) -> None:
+        validate.positive("Timeout", "seconds", self.seconds)
+
+
+_executor: concurrent.futures.ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _hard_executor() -> concurrent.futures.ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=HARD_TIMEOUT_WORKERS, thread_name_prefix="reliant-timeout"
+            )
+        return _executor
+
+
+class Timeout(Policy):
+    """Fail a call that takes longer than ``seconds`` with ``TimeoutExceeded``.
+
+    Args:
+        seconds: the time budget of one call.
+        hard: sync only — run the call on a worker thread and stop waiting at the
+            deadline instead of relying on cooperation.
+        name: the policy's name in events and telemetry.
+        clock: the time source for the deadline.
+    """
+
+    __slots__ = ("_now", "_seconds", "options")
+
+    def __init__(
+        self,
+        seconds: float,
+        *,
+        hard: bool = False,
+        name: str = "",
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(name=name, clock=clock)
+        self.options = TimeoutOptions(seconds=seconds, hard=hard)
+        self._seconds = float(seconds)
+        self._now = self.clock.now
+
+    def _exceeded(self) -> TimeoutExceeded:
+        if BUS.active:
+            BUS.emit("timeout.exceeded", self.name, self.clock.now(), {"timeout": self._seconds})
+        return TimeoutExceeded(
+            f"{self.name}: call did not finish within {self._seconds:g}s", timeout=self._seconds
+        )
+
+    def _run(self, fn: Callable[..., Any], args: Args, kwargs: Kwargs) -> Any:
+        if self.options.hard:
+            return self._run_hard(fn, args, kwargs)
+        token, deadline = push(self._seconds, self.clock)
+        try:
+            result = fn(*args, **kwargs)
+        except TimeoutExceeded:
+            raise
+        except Exception as exc:
+            if self._now() > deadline:
+                raise self._exceeded() from exc
+            raise
+        finally:
+            pop(token)
+        if self._now() > deadline:
+            raise self._exceeded()
+        return result
+
+    def _run_hard(self, fn: Callable[..., Any], args: Args, kwargs: Kwargs) -> Any:
+        ctx = contextvars.copy_context()
+        with deadline_scope(self._seconds, self.clock) as deadline:
+            wait = deadline - self.clock.now()
+            future = _hard_executor().submit(ctx.run, fn, *args, **kwargs)
+            try:
+                return future.result(timeout=max(0.0, wait))
+            except concurrent.futures.TimeoutError:
+                future.cancel()
+                raise self._exceeded() from None
+
+    async def _arun(self, fn: Callable[..., Awaitable[Any]], args: Args, kwargs: Kwargs) -> Any:
+        with deadline_scope(self._seconds, self.clock):
+            try:
+                async with asyncio.timeout(self._seconds) as scope:
+                    return await fn(*args, **kwargs)
+            except TimeoutError as exc:
+                if isinstance(exc, TimeoutExceeded) or not scope.expired():
+                    raise
+                raise self._exceeded() from None
+
+    def describe(self) -> dict[str, Any]:
+        """Return kind, name and options."""
+        return {
+            "kind": "Timeout",
+            "name": self.name,
+            "seconds": self._seconds,
+            "hard": self.options.hard,
+        }

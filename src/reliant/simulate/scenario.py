@@ -1,0 +1,352 @@
+"""Scenario files: the traffic, the scripted dependency and the candidate pipelines to compare.
+
+A scenario is plain YAML validated by the pydantic models below. Durations are
+numbers of seconds or strings such as ``"250ms"``, ``"2s"``, ``"5m"``, ``"1h"``.
+:meth:`Scenario.from_yaml` turns every problem into one readable line naming the
+file, the line, the key path and a hint (see :mod:`reliant.simulate.errors`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+#: Length of one time-series bucket (report timeline and chart), seconds.
+DEFAULT_BUCKET = 10.0
+#: Latency of the dependency when the scenario gives none, seconds.
+DEFAULT_LATENCY = 0.05
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)\s*$")
+_CANDIDATE_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_-]*$"
+
+
+def parse_duration(value: object) -> float:
+    """Return ``value`` in seconds: a number of seconds, or ``"250ms"``, ``"2s"``, ``"5m"``, ``"1h"``.
+
+    Raises:
+        ValueError: for anything else, including negative, infinite or NaN numbers.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration such as 250ms, 2s, 5m or 1h, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match[1]) * _UNITS[match[2]]
+    else:
+        hint = " (add a unit: ms, s, m or h)" if isinstance(value, str) and _is_number(value) else ""
+        raise ValueError(
+            f"expected a duration such as 250ms, 2s, 5m or 1h, got {value!r}{hint}"
+        )
+    if not 0.0 <= seconds < math.inf:
+        raise ValueError(f"a duration must be a finite number >= 0, got {value!r}")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """Render seconds the way a scenario would write them (``250ms``, ``2s``, ``5m``, ``1.5h``)."""
+    for unit, size in (("h", 3600.0), ("m", 60.0), ("s", 1.0)):
+        if seconds >= size and (seconds / size * 10).is_integer():
+            return f"{seconds / size:g}{unit}"
+    if seconds >= 1.0:
+        return f"{seconds:g}s"
+    return f"{seconds * 1000:g}ms"
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Ratio = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class ScenarioProblems(ValueError):
+    """Several problems found by a cross-field check, each with its own key path.
+
+    Raised inside model validators; :func:`reliant.simulate.errors.explain` expands it
+    into one message per problem.
+
+    Attributes:
+        problems: ``(key path, message)`` pairs; the path is relative to the model checked.
+    """
+
+    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]]) -> None:
+        self.problems = problems
+        super().__init__(
+            "; ".join(f"{_render(loc)}: {message}" if loc else message for loc, message in problems)
+        )
+
+
+def _render(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_LATENCY_FIELDS = {
+    "constant": ("value",),
+    "uniform": ("min", "max"),
+    "exponential": ("mean",),
+    "lognormal": ("median", "p99"),
+}
+_LATENCY_EXAMPLE = {
+    "constant": "{distribution: constant, value: 40ms} (or just 40ms)",
+    "uniform": "{distribution: uniform, min: 20ms, max: 80ms}",
+    "exponential": "{distribution: exponential, mean: 40ms}",
+    "lognormal": "{distribution: lognormal, median: 40ms, p99: 400ms}",
+}
+
+
+def _latency_shorthand(value: object) -> object:
+    # A bare duration means a constant latency: ``latency: 40ms``.
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return {"distribution": "constant", "value": value}
+    return value
+
+
+class Latency(_Model):
+    """How long a call to the dependency takes.
+
+    ``constant`` (``value``), ``uniform`` (``min``, ``max``), ``exponential`` (``mean``)
+    or ``lognormal`` (``median``, ``p99``: the typical long-tailed service latency).
+    """
+
+    distribution: Literal["constant", "uniform", "exponential", "lognormal"] = "constant"
+    value: Duration | None = None
+    min: Duration | None = None
+    max: Duration | None = None
+    mean: Duration | None = None
+    median: Duration | None = None
+    p99: Duration | None = None
+
+    @model_validator(mode="after")
+    def _fields_match_distribution(self) -> Latency:
+        given_keys = {key for key in ("value", "min", "max", "mean", "median", "p99")
+                      if getattr(self, key) is not None}
+        if "distribution" not in self.model_fields_set and given_keys - {"value"}:
+            guess = next(
+                (kind for kind, keys in _LATENCY_FIELDS.items() if given_keys <= set(keys)),
+                "lognormal",
+            )
+            raise ScenarioProblems(
+                [((), f"say which distribution; e.g. {_LATENCY_EXAMPLE[guess]}")]
+            )
+        wanted = _LATENCY_FIELDS[self.distribution]
+        example = _LATENCY_EXAMPLE[self.distribution]
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for key in ("value", "min", "max", "mean", "median", "p99"):
+            given = getattr(self, key) is not None
+            if key in wanted and not given:
+                problems.append(((), f"{self.distribution} latency needs {key}; e.g. {example}"))
+            elif key not in wanted and given:
+                problems.append(
+                    ((key,), f"not an option of {self.distribution} latency; e.g. {example}")
+                )
+        if not problems and self.distribution == "uniform" and self.max < self.min:  # type: ignore[operator]
+            problems.append((("max",), f"must be >= min ({format_duration(self.min)})"))  # type: ignore[arg-type]
+        if not problems and self.distribution == "lognormal":
+            if self.median == 0:
+                problems.append((("median",), "must be > 0"))
+            elif self.p99 < self.median:  # type: ignore[operator]
+                problems.append((("p99",), f"must be >= median ({format_duration(self.median)})"))  # type: ignore[arg-type]
+        if problems:
+            raise ScenarioProblems(problems)
+        return self
+
+
+LatencyField = Annotated[Latency, BeforeValidator(_latency_shorthand)]
+
+
+class Capacity(_Model):
+    """What the dependency does beyond ``max_concurrent`` calls in flight.
+
+    ``overload: fail`` answers the excess calls with an error at once; ``overload: slow``
+    stretches every call's latency by ``in_flight / max_concurrent`` (queueing).
+    """
+
+    max_concurrent: int = Field(ge=1)
+    overload: Literal["fail", "slow"] = "fail"
+
+
+class Incident(_Model):
+    """A time window in which the dependency behaves differently (outage, slow-down)."""
+
+    start: Duration
+    end: Duration
+    name: str = ""
+    failure_rate: Ratio | None = None
+    latency: LatencyField | None = None
+    latency_factor: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _check(self) -> Incident:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        if self.end <= self.start:
+            problems.append((("end",), f"must be after start ({format_duration(self.start)})"))
+        if self.latency is not None and self.latency_factor is not None:
+            problems.append((("latency_factor",), "give latency or latency_factor, not both"))
+        if self.failure_rate is None and self.latency is None and self.latency_factor is None:
+            problems.append(((), "changes nothing: give failure_rate, latency or latency_factor"))
+        if problems:
+            raise ScenarioProblems(problems)
+        return self
+
+    @property
+    def label(self) -> str:
+        """A short description for tables and charts (its name, or what it changes)."""
+        if self.name:
+            return self.name
+        parts = []
+        if self.failure_rate is not None:
+            parts.append(f"failure_rate {self.failure_rate:g}")
+        if self.latency_factor is not None:
+            parts.append(f"latency ×{self.latency_factor:g}")
+        if self.latency is not None:
+            parts.append(f"{self.latency.distribution} latency")
+        return ", ".join(parts)
+
+
+class Dependency(_Model):
+    """The scripted dependency every candidate pipeline calls."""
+
+    latency: LatencyField = Field(
+        default_factory=lambda: Latency(distribution="constant", value=DEFAULT_LATENCY)
+    )
+    failure_rate: Ratio = 0.0
+    capacity: Capacity | None = None
+    incidents: list[Incident] = Field(default_factory=list)
+
+
+class RateChange(_Model):
+    """From ``at`` on, requests arrive at ``rate`` per second."""
+
+    at: Duration
+    rate: float = Field(ge=0, allow_inf_nan=False)
+
+
+class Traffic(_Model):
+    """How requests arrive: ``poisson`` (random, seeded) or ``uniform`` (evenly spaced)."""
+
+    rate: float = Field(ge=0, allow_inf_nan=False)
+    arrivals: Literal["poisson", "uniform"] = "poisson"
+    schedule: list[RateChange] = Field(default_factory=list)
+
+
+class Candidate(_Model):
+    """A named pipeline to try: a list of policy specs, outermost first."""
+
+    name: str = Field(pattern=_CANDIDATE_NAME)
+    description: str = ""
+    pipeline: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("pipeline")
+    @classmethod
+    def _pipeline_builds(cls, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # Build once on a throwaway clock so a bad option is reported at load time.
+        from reliant.simulate.engine import build_candidate
+
+        build_candidate("check", specs, seed=0)
+        return specs
+
+
+class Scenario(_Model):
+    """Everything one simulation needs; load it with :meth:`from_yaml`.
+
+    Attributes:
+        name: the scenario's name, shown in reports.
+        description: what it shows, in a sentence or two.
+        seed: seeds arrivals, the dependency and the policies: same seed, same report.
+        duration: how long requests keep arriving (in-flight ones then finish).
+        bucket: the time-series resolution of the timeline and the chart.
+        traffic: the arrival process.
+        dependency: the scripted dependency.
+        candidates: the pipelines to compare, each run alone on the same traffic.
+    """
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    seed: int = Field(default=0, ge=0)
+    duration: Duration = Field(gt=0)
+    bucket: Duration = Field(default=DEFAULT_BUCKET, gt=0)
+    traffic: Traffic
+    dependency: Dependency = Field(default_factory=Dependency)
+    candidates: list[Candidate] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> Scenario:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        end = format_duration(self.duration)
+        if self.bucket > self.duration:
+            problems.append((("bucket",), f"must not exceed the duration ({end})"))
+        last = -1.0
+        for i, change in enumerate(self.traffic.schedule):
+            if change.at >= self.duration:
+                problems.append((("traffic", "schedule", i, "at"), f"must be before the end ({end})"))
+            if change.at <= last:
+                problems.append(
+                    (("traffic", "schedule", i, "at"), "rate changes must be in increasing time order")
+                )
+            last = change.at
+        windows = sorted(enumerate(self.dependency.incidents), key=lambda item: item[1].start)
+        for (_, before), (i, after) in zip(windows, windows[1:], strict=False):
+            if after.start < before.end:
+                problems.append(
+                    (
+                        ("dependency", "incidents", i, "start"),
+                        f"overlaps the incident from {format_duration(before.start)} "
+                        f"to {format_duration(before.end)}; incidents must not overlap",
+                    )
+                )
+        for i, incident in enumerate(self.dependency.incidents):
+            if incident.end > self.duration:
+                problems.append(
+                    (("dependency", "incidents", i, "end"), f"is after the end of the run ({end})")
+                )
+        seen: dict[str, int] = {}
+        for i, candidate in enumerate(self.candidates):
+            if candidate.name in seen:
+                problems.append(
+                    (("candidates", i, "name"), f"{candidate.name!r} is already candidate {seen[candidate.name]}")
+                )
+            seen.setdefault(candidate.name, i)
+        if problems:
+            raise ScenarioProblems(problems)
+        return self
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> Scenario:
+        """Load and validate a scenario file.
+
+        Raises:
+            ScenarioError: the file is missing, is not valid YAML, or does not describe
+                a valid scenario; its message has one line per problem.
+        """
+        from reliant.simulate.errors import load_yaml
+
+        return load_yaml(cls, Path(path))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, source: str = "<scenario>") -> Scenario:
+        """Validate an already-parsed scenario, reporting problems like :meth:`from_yaml`.
+
+        Raises:
+            ScenarioError: the data does not describe a valid scenario.
+        """
+        from reliant.simulate.errors import validate_mapping
+
+        return validate_mapping(cls, data, source=source)
