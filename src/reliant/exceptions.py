@@ -80,11 +80,13 @@ class TimeoutExceeded(ReliantError, TimeoutError):
         self.timeout = timeout
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild_timeout, (str(self), self.timeout))
+        return (_rebuild_timeout, (type(self), str(self), self.timeout))
 
 
-def _rebuild_timeout(message: str, timeout: float | None) -> TimeoutExceeded:
-    return TimeoutExceeded(message, timeout=timeout)
+def _rebuild_timeout(
+    cls: type[TimeoutExceeded], message: str, timeout: float | None
+) -> TimeoutExceeded:
+    return cls(message, timeout=timeout)
 
 
 class InjectedFault(ReliantError, ConnectionError):

@@ -82,7 +82,7 @@ class VirtualClock:
         Raises:
             ValueError: if ``seconds`` is negative.
         """
-        if seconds < 0:
+        if not seconds >= 0:  # also rejects NaN
             raise ValueError(f"VirtualClock.advance: seconds must be >= 0, got {seconds!r}")
         self._now += seconds
 

@@ -3,6 +3,10 @@
 A sync :class:`~reliant.Timeout` cannot interrupt a running function; instead it
 publishes a deadline here that nested reliant policies (retry sleeps, bulkhead and
 limiter waits) and integrations (the httpx transport) honour.
+
+A deadline is an absolute reading of the clock it was set on, so the time left is
+always measured on that clock: readings of two different clocks cannot be compared,
+while the durations they yield can.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from reliant._core.clock import MONOTONIC, Clock
 #: (absolute deadline on ``clock``, clock) of the innermost active timeout.
 _DEADLINE: ContextVar[tuple[float, Clock] | None] = ContextVar("reliant_deadline", default=None)
 
+DeadlineToken = Token[tuple[float, Clock] | None]
+
 
 def remaining(clock: Clock | None = None) -> float | None:
     """Return the seconds left before the current deadline, or ``None`` without one.
@@ -23,22 +29,32 @@ def remaining(clock: Clock | None = None) -> float | None:
     The answer may be negative when the deadline has passed.
 
     Args:
-        clock: the clock to read; defaults to the clock the deadline was set on.
+        clock: the caller's clock. Accepted for symmetry with the policies that ask;
+            the time left is always read on the clock the deadline was set on, since
+            an absolute deadline on one clock means nothing on another.
     """
     current = _DEADLINE.get()
     if current is None:
         return None
     deadline, deadline_clock = current
-    return deadline - (clock or deadline_clock).now()
+    return deadline - deadline_clock.now()
 
 
-def push(seconds: float, clock: Clock) -> tuple[Token[tuple[float, Clock] | None], float]:
+def push(seconds: float, clock: Clock, *, now: float | None = None) -> tuple[DeadlineToken, float]:
     """Set a deadline ``seconds`` from now, keeping any sooner inherited one.
 
-    Returns the token to hand to :func:`pop` and the absolute deadline in effect. The
-    hot-path form of :func:`deadline_scope`, without a generator per call.
+    The hot-path form of :func:`deadline_scope`, without a generator per call.
+
+    Args:
+        seconds: the budget of the new scope.
+        clock: the clock the deadline is set on.
+        now: ``clock``'s current reading, when the caller has just taken it.
+
+    Returns:
+        The token to hand to :func:`pop` and the absolute deadline in effect on ``clock``.
     """
-    now = clock.now()
+    if now is None:
+        now = clock.now()
     current = _DEADLINE.get()
     if current is not None:
         seconds = min(seconds, current[0] - current[1].now())
@@ -46,7 +62,7 @@ def push(seconds: float, clock: Clock) -> tuple[Token[tuple[float, Clock] | None
     return _DEADLINE.set((deadline, clock)), deadline
 
 
-def pop(token: Token[tuple[float, Clock] | None]) -> None:
+def pop(token: DeadlineToken) -> None:
     """Restore the deadline that was in effect before the matching :func:`push`."""
     _DEADLINE.reset(token)
 
@@ -55,7 +71,8 @@ def pop(token: Token[tuple[float, Clock] | None]) -> None:
 def deadline_scope(seconds: float, clock: Clock = MONOTONIC) -> Iterator[float]:
     """Set a deadline ``seconds`` from now for the block, keeping any earlier one.
 
-    Yields the absolute deadline in effect (the sooner of the new and the inherited).
+    Yields the absolute deadline in effect on ``clock`` (the sooner of the new and the
+    inherited).
     """
     token, deadline = push(seconds, clock)
     try:

@@ -41,11 +41,27 @@ def parse_duration(value: object, *, option: str = "duration") -> float:
 
 
 def format_duration(seconds: float) -> str:
-    """Return a short human form of ``seconds`` (``1.5s``, ``250ms``, ``5m``)."""
+    """Return a short human form of ``seconds`` (``1.5s``, ``250ms``, ``5m``).
+
+    The result reads back through :func:`parse_duration` (to 12 significant digits)
+    for any finite ``seconds >= 0``; a negative input gets a leading ``-``.
+    """
+    if seconds < 0:
+        return "-" + format_duration(-seconds)
+    if not math.isfinite(seconds):
+        return f"{seconds}"
     if seconds < 1:
-        return f"{seconds * 1000:g}ms"
+        return f"{_number(seconds * 1000)}ms"
     if seconds < 60 or seconds % 60:
-        return f"{seconds:g}s"
+        return f"{_number(seconds)}s"
     if seconds < 3600 or seconds % 3600:
-        return f"{seconds / 60:g}m"
-    return f"{seconds / 3600:g}h"
+        return f"{_number(seconds / 60)}m"
+    return f"{_number(seconds / 3600)}h"
+
+
+def _number(value: float) -> str:
+    """Format ``value`` without an exponent, so that parse_duration can read it back."""
+    text = f"{value:.12g}"
+    if "e" in text:
+        text = f"{value:.12f}".rstrip("0").rstrip(".")
+    return text

@@ -7,6 +7,7 @@ With no subscriber the hot path pays one attribute test (``if BUS.active``); the
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, TracebackType
@@ -31,7 +32,7 @@ class Event:
     kind: str
     policy: str
     time: float
-    attributes: Mapping[str, Any] = field(default=_EMPTY)
+    attributes: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
 
 
 Listener = Callable[[Event], object]
@@ -81,10 +82,12 @@ class Subscription:
 class EventBus:
     """The process-wide event dispatcher."""
 
-    __slots__ = ("_subscriptions", "active")
+    __slots__ = ("_lock", "_subscriptions", "active")
 
     def __init__(self) -> None:
         self._subscriptions: tuple[Subscription, ...] = ()
+        # Serialises subscribe/remove only; emit() never takes it.
+        self._lock = threading.Lock()
         #: True while at least one subscription exists; the hot path tests only this.
         self.active = False
 
@@ -101,21 +104,28 @@ class EventBus:
             listener: called with each :class:`Event`, on the thread that caused it.
                 It must be quick; an exception it raises is logged and swallowed.
             kinds: event kinds to deliver (``"retry.retrying"``), or whole families
-                (``"retry"``); all kinds when omitted.
+                (``"retry"``); all kinds when omitted. A single string is one kind.
             policy: only events from the policy with this ``name``.
+
+        Raises:
+            TypeError: if ``listener`` is not callable.
         """
         if not callable(listener):
             raise TypeError(f"subscribe: listener must be callable, got {listener!r}")
+        if isinstance(kinds, str):
+            kinds = (kinds,)
         sub = Subscription(self, listener, None if kinds is None else frozenset(kinds), policy)
-        # Copy-on-write keeps emit() lock-free: it iterates a tuple that never changes.
-        self._subscriptions = (*self._subscriptions, sub)
-        self.active = True
+        with self._lock:
+            # Copy-on-write keeps emit() lock-free: it iterates a tuple that never changes.
+            self._subscriptions = (*self._subscriptions, sub)
+            self.active = True
         return sub
 
     def remove(self, subscription: Subscription) -> None:
         """Remove ``subscription`` if present."""
-        self._subscriptions = tuple(s for s in self._subscriptions if s is not subscription)
-        self.active = bool(self._subscriptions)
+        with self._lock:
+            self._subscriptions = tuple(s for s in self._subscriptions if s is not subscription)
+            self.active = bool(self._subscriptions)
 
     def emit(
         self, kind: str, policy: str, time: float, attributes: Mapping[str, Any] = _EMPTY

@@ -75,7 +75,8 @@ class Policy(ABC):
 
     def __call__(self, fn: Callable[P, Any]) -> Callable[P, Any]:
         """Decorate a sync or async function so every call runs under this policy."""
-        if inspect.iscoroutinefunction(fn):
+        # An object whose __call__ is a coroutine function is awaited too.
+        if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(type(fn).__call__):
             arun = self._arun
 
             @functools.wraps(fn)

@@ -7,7 +7,6 @@ them on. Draws come from a seedable ``random.Random``.
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -126,9 +125,14 @@ class Fault(Policy):
         self.injected += 1
         if BUS.active:
             o = self.options
-            kind = (
-                "error" if o.error is not None else ("result" if o.latency is None else "latency")
-            )
+            # Name the effect the caller sees: an error or a substitute result wins
+            # over the latency that may precede it.
+            if o.error is not None:
+                kind = "error"
+            elif o.result is not _NO_RESULT:
+                kind = "result"
+            else:
+                kind = "latency"
             BUS.emit("fault.injected", self.name, self.clock.now(), {"fault": kind})
         return True
 
@@ -140,13 +144,15 @@ class Fault(Policy):
             return max(0.0, left), True
         return latency, False
 
-    def _outcome(self, fn: Callable[..., Any], args: Args, kwargs: Kwargs) -> Any:
-        o = self.options
-        if o.error is not None:
-            raise o.error() if isinstance(o.error, type) else o.error
-        if o.result is not _NO_RESULT:
-            return o.result
-        return fn(*args, **kwargs)
+    def _error(self) -> BaseException | None:
+        """Return the exception to inject, or ``None`` when none is configured."""
+        error = self.options.error
+        if error is None:
+            return None
+        if isinstance(error, type):
+            return error()
+        # A shared instance would otherwise keep every raise's frames on its traceback.
+        return error.with_traceback(None)
 
     def _deadline_error(self) -> TimeoutExceeded:
         return TimeoutExceeded(f"{self.name}: deadline reached during injected latency")
@@ -159,7 +165,12 @@ class Fault(Policy):
             self.clock.sleep(delay)
             if cut:
                 raise self._deadline_error()
-        return self._outcome(fn, args, kwargs)
+        error = self._error()
+        if error is not None:
+            raise error
+        if self.options.result is not _NO_RESULT:
+            return self.options.result
+        return fn(*args, **kwargs)
 
     async def _arun(self, fn: Callable[..., Awaitable[Any]], args: Args, kwargs: Kwargs) -> Any:
         if not self._enabled or not self._draw():
@@ -167,10 +178,12 @@ class Fault(Policy):
         if self.options.latency:
             # asyncio timeouts cancel this sleep, so no deadline arithmetic is needed.
             await self.clock.asleep(self.options.latency)
-        value = self._outcome(fn, args, kwargs)
-        if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
-            return await value
-        return value
+        error = self._error()
+        if error is not None:
+            raise error
+        if self.options.result is not _NO_RESULT:
+            return self.options.result
+        return await fn(*args, **kwargs)
 
     def describe(self) -> dict[str, Any]:
         """Return kind, name, options and whether it is enabled."""

@@ -7,6 +7,7 @@ failed attempt uses ``n = 1``.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from typing import Literal
@@ -21,6 +22,7 @@ DEFAULT_INITIAL = 0.1
 DEFAULT_MULTIPLIER = 2.0
 DEFAULT_MAX = 10.0
 JITTERS = ("none", "full", "equal")
+KINDS = ("constant", "linear", "exponential", "decorrelated")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,18 +47,30 @@ class Backoff:
 
     def __post_init__(self) -> None:
         owner = f"Backoff.{self.kind}"
-        validate.one_of(
-            owner, "kind", self.kind, ("constant", "linear", "exponential", "decorrelated")
-        )
-        validate.non_negative(owner, "initial", self.initial)
-        validate.non_negative(owner, "step", self.step)
-        if validate.number(owner, "multiplier", self.multiplier) < 1.0:
-            raise ValueError(f"{owner}: multiplier must be >= 1, got {self.multiplier!r}")
-        if self.max is not None and validate.non_negative(owner, "max", self.max) < self.initial:
+        validate.one_of(owner, "kind", self.kind, KINDS)
+        # Stored as floats so every delay (and every event attribute) is a float.
+        # Backoff.constant() calls its first delay "delay": report it by that name.
+        first = "delay" if self.kind == "constant" else "initial"
+        initial = validate.non_negative(owner, first, self.initial)
+        object.__setattr__(self, "initial", initial)
+        object.__setattr__(self, "step", validate.non_negative(owner, "step", self.step))
+        multiplier = validate.number(owner, "multiplier", self.multiplier)
+        if not 1.0 <= multiplier < math.inf:
             raise ValueError(
-                f"{owner}: max must be >= initial ({self.initial!r}), got {self.max!r}"
+                f"{owner}: multiplier must be a finite number >= 1, got {self.multiplier!r}"
             )
+        object.__setattr__(self, "multiplier", multiplier)
+        if self.max is not None:
+            cap = validate.non_negative(owner, "max", self.max)
+            if cap < initial:
+                raise ValueError(f"{owner}: max must be >= {first} ({initial!r}), got {self.max!r}")
+            object.__setattr__(self, "max", cap)
         validate.one_of(owner, "jitter", self.jitter, JITTERS)
+        if self.kind == "decorrelated" and self.jitter != "none":
+            raise ValueError(
+                f"{owner}: jitter must be 'none' (decorrelated is random by construction), "
+                f"got {self.jitter!r}"
+            )
 
     @classmethod
     def constant(cls, delay: float, *, jitter: Jitter = "none") -> Backoff:
@@ -105,7 +119,7 @@ class Backoff:
             try:
                 d = self.initial * self.multiplier ** (retry - 1)
             except OverflowError:
-                d = float("inf")
+                d = math.inf if self.initial > 0 else 0.0
         elif kind == "linear":
             d = self.initial + self.step * (retry - 1)
         else:

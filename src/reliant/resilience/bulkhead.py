@@ -1,8 +1,10 @@
 """Bulkhead: cap how many calls run at once, with a bounded wait for a slot.
 
 One slot counter serves threads and tasks alike. The fast path takes a short lock
-to count; waiting threads park on a condition, waiting tasks on futures of their
-own loop, and a released slot is handed straight to the oldest waiter.
+to count. A caller that must wait joins one first-in-first-out queue — a thread parks
+on a lock of its own, a task on a future of its own loop — and a released slot is
+handed straight to the oldest waiter, so the count never dips and no newcomer can
+overtake the queue.
 """
 
 from __future__ import annotations
@@ -37,29 +39,36 @@ class BulkheadOptions:
         validate.non_negative("Bulkhead", "max_wait", self.max_wait)
 
 
+class _ThreadWaiter:
+    """A thread waiting for a slot: it blocks on ``lock``, which a grant releases."""
+
+    __slots__ = ("granted", "lock")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.lock.acquire()
+        self.granted = False
+
+
+_Waiter = _ThreadWaiter | asyncio.Future[None]
+
+
 class Bulkhead(Policy):
     """Admit at most ``max_concurrent`` calls at once; others wait up to ``max_wait``.
 
     Args:
         max_concurrent: slots (>= 1).
         max_wait: seconds a caller may wait for a slot; 0 rejects at once when full.
-            A current deadline shortens the wait.
+            A current deadline shortens the wait. Threads wait in real time; tasks
+            wait on their event loop's clock.
         name: the policy's name in events and telemetry.
-        clock: the time source.
+        clock: the time source for deadlines and event times.
 
     Raises:
         BulkheadFullError: when no slot frees within the wait.
     """
 
-    __slots__ = (
-        "_async_waiters",
-        "_cond",
-        "_inflight",
-        "_lock",
-        "_max",
-        "_sync_waiting",
-        "options",
-    )
+    __slots__ = ("_inflight", "_lock", "_max", "_max_wait", "_waiters", "options")
 
     def __init__(
         self,
@@ -72,15 +81,14 @@ class Bulkhead(Policy):
         super().__init__(name=name, clock=clock)
         self.options = BulkheadOptions(max_concurrent=max_concurrent, max_wait=max_wait)
         self._max = max_concurrent
+        self._max_wait = float(max_wait)
         self._inflight = 0
         self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
-        self._sync_waiting = 0
-        self._async_waiters: deque[asyncio.Future[None]] = deque()
+        self._waiters: deque[_Waiter] = deque()
 
     @property
     def inflight(self) -> int:
-        """Calls holding a slot right now."""
+        """Calls holding a slot right now (a slot being handed over counts)."""
         return self._inflight
 
     @property
@@ -101,19 +109,30 @@ class Bulkhead(Policy):
         )
 
     def _release(self) -> None:
+        """Free a slot, or hand it to the oldest waiter that still wants one."""
         with self._lock:
-            while self._async_waiters:
-                waiter = self._async_waiters.popleft()
-                if not waiter.done():
-                    # Hand the slot over: inflight stays the same.
-                    waiter.get_loop().call_soon_threadsafe(self._grant, waiter)
+            waiters = self._waiters
+            while waiters:
+                waiter = waiters.popleft()
+                if isinstance(waiter, _ThreadWaiter):
+                    waiter.granted = True
+                    waiter.lock.release()
                     return
+                if waiter.done():
+                    continue
+                loop = waiter.get_loop()
+                if loop is asyncio._get_running_loop():
+                    waiter.set_result(None)  # callbacks run later: no re-entry here
+                    return
+                try:
+                    loop.call_soon_threadsafe(self._grant, waiter)
+                except RuntimeError:  # its loop is closed: nobody is left to take it
+                    continue
+                return
             self._inflight -= 1
-            if self._sync_waiting:
-                self._cond.notify()
 
     def _grant(self, waiter: asyncio.Future[None]) -> None:
-        """Give a handed-over slot to ``waiter``, or pass it on if it gave up meanwhile."""
+        """Give a handed-over slot to ``waiter`` (on its loop), or pass it on."""
         if waiter.done():
             self._release()
         else:
@@ -126,17 +145,21 @@ class Bulkhead(Policy):
             if self._inflight < self._max:
                 self._inflight += 1
                 return
-            wait = bounded_wait(self.options.max_wait, self.clock)
+            wait = bounded_wait(self._max_wait, self.clock)
             if wait <= 0:
-                raise self._reject(0.0)
-            self._sync_waiting += 1
-            try:
-                ok = self._cond.wait_for(lambda: self._inflight < self._max, timeout=wait)
-            finally:
-                self._sync_waiting -= 1
-            if not ok:
-                raise self._reject(wait)
-            self._inflight += 1
+                waiter = None
+            else:
+                waiter = _ThreadWaiter()
+                self._waiters.append(waiter)
+                start = self.clock.now()
+        if waiter is None:
+            raise self._reject(0.0)
+        waiter.lock.acquire(timeout=wait)
+        with self._lock:
+            if waiter.granted:  # possibly just after the wait ran out: keep it
+                return
+            self._waiters.remove(waiter)
+        raise self._reject(self.clock.now() - start)
 
     def _run(self, fn: Callable[..., Any], args: Args, kwargs: Kwargs) -> Any:
         self._acquire()
@@ -152,22 +175,35 @@ class Bulkhead(Policy):
             if self._inflight < self._max:
                 self._inflight += 1
                 return
-            wait = bounded_wait(self.options.max_wait, self.clock)
+            wait = bounded_wait(self._max_wait, self.clock)
             if wait <= 0:
-                raise self._reject(0.0)
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._async_waiters.append(waiter)
+                future = None
+            else:
+                future = asyncio.get_running_loop().create_future()
+                self._waiters.append(future)
+                start = self.clock.now()
+        if future is None:
+            raise self._reject(0.0)
         try:
-            await asyncio.wait_for(asyncio.shield(waiter), wait)
+            # asyncio.timeout rather than wait_for, which in 3.11 can swallow a
+            # cancellation that arrives together with the grant.
+            async with asyncio.timeout(wait):
+                await future
         except BaseException as exc:
-            with self._lock:
-                granted = waiter.done() and not waiter.cancelled()
-                if not granted:
-                    waiter.cancel()  # a grant still in flight will see this and pass it on
-            if granted:
-                self._release()  # the slot arrived as we gave up: pass it on
+            # The grant (_grant or a same-loop _release) runs on this loop, so it
+            # cannot interleave with this block.
+            granted = future.done() and not future.cancelled()
+            if not granted:
+                future.cancel()
+                with self._lock:
+                    if future in self._waiters:
+                        self._waiters.remove(future)
             if isinstance(exc, TimeoutError):
-                raise self._reject(wait) from None
+                if granted:  # the slot arrived as the wait ran out: keep it
+                    return
+                raise self._reject(self.clock.now() - start) from None
+            if granted:
+                self._release()  # cancelled with the slot in hand: pass it on
             raise
 
     async def _arun(self, fn: Callable[..., Awaitable[Any]], args: Args, kwargs: Kwargs) -> Any:

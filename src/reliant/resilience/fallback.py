@@ -45,7 +45,7 @@ class Fallback(Policy):
         clock: the time source (for event times).
     """
 
-    __slots__ = ("_handler", "_on", "options")
+    __slots__ = ("_handler", "_on", "_value", "options")
 
     def __init__(
         self,
@@ -62,28 +62,32 @@ class Fallback(Policy):
         )
         self._on = self.options.on
         self._handler = handler
+        self._value = value
 
-    def _substitute(self, exc: BaseException) -> Any:
+    def _used(self, exc: BaseException) -> None:
         if BUS.active:
             BUS.emit("fallback.used", self.name, self.clock.now(), {"exception": exc})
-        if self._handler is None:
-            return self.options.value
-        return self._handler(exc)
 
     def _run(self, fn: Callable[..., Any], args: Args, kwargs: Kwargs) -> Any:
         try:
             return fn(*args, **kwargs)
         except self._on as exc:
-            return self._substitute(exc)
+            self._used(exc)
+            if self._handler is None:
+                return self._value
+            return self._handler(exc)
 
     async def _arun(self, fn: Callable[..., Awaitable[Any]], args: Args, kwargs: Kwargs) -> Any:
         try:
             return await fn(*args, **kwargs)
         except self._on as exc:
-            value = self._substitute(exc)
-            if inspect.isawaitable(value):
-                return await value
-            return value
+            self._used(exc)
+            if self._handler is None:
+                return self._value  # returned as given, even if it is awaitable
+            result = self._handler(exc)
+            if inspect.isawaitable(result):
+                return await result
+            return result
 
     def describe(self) -> dict[str, Any]:
         """Return kind, name and options."""

@@ -111,14 +111,14 @@ class Hedge(Policy):
                     pending.add(tasks[-1])
                     continue
                 for task in sorted(done, key=tasks.index):
-                    exc = task.exception()
+                    exc = None if task.cancelled() else task.exception()
                     if exc is None or not isinstance(exc, self._on):
                         self._emit("hedge.won", tasks.index(task) + 1)
                         return task.result()
-                if len(tasks) < total:
-                    launch()  # a handled failure launches the next attempt at once
-                    pending.add(tasks[-1])
-                elif not pending:
+                    if len(tasks) < total:
+                        launch()  # each handled failure launches the next attempt at once
+                        pending.add(tasks[-1])
+                if not pending:
                     return tasks[0].result()  # all failed: the primary's error
         finally:
             for task in pending:

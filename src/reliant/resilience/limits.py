@@ -201,6 +201,7 @@ class Vegas:
         "_max",
         "_min",
         "_probe_count",
+        "_probe_multiplier",
         "_rng",
         "_smoothing",
         "estimate",
@@ -218,6 +219,7 @@ class Vegas:
         self._min = options.min_limit
         self._max = options.max_limit
         self._smoothing = options.smoothing
+        self._probe_multiplier = options.probe_multiplier
         self._rng = rng if rng is not None else random.Random()
         self._probe_count = 0
         self._jitter = self._rng.uniform(0.5, 1.0)
@@ -230,7 +232,7 @@ class Vegas:
         if rtt <= 0:
             return self.limit
         self._probe_count += 1
-        if self._jitter * self.options.probe_multiplier * estimate <= self._probe_count:
+        if self._jitter * self._probe_multiplier * estimate <= self._probe_count:
             self._jitter = self._rng.uniform(0.5, 1.0)
             self._probe_count = 0
             self.rtt_noload = rtt
@@ -253,7 +255,8 @@ class Vegas:
 
     def _apply(self, target: float) -> int:
         target = min(self._max, max(self._min, target))
-        self.estimate = estimate = (1.0 - self._smoothing) * self.estimate + self._smoothing * target
+        smoothing = self._smoothing
+        self.estimate = estimate = (1.0 - smoothing) * self.estimate + smoothing * target
         self.limit = limit = int(estimate)
         return limit
 

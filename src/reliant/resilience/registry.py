@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import builtins
 import importlib
+import inspect
 import random
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from reliant._core.clock import Clock
 from reliant._core.durations import parse_duration
@@ -26,6 +28,47 @@ from reliant.resilience.budget import RetryBudget
 from reliant.resilience.pipeline import Pipeline
 
 Spec = Mapping[str, Any]
+T = TypeVar("T")
+
+#: Window sizes a breaker spec gets when its window mapping leaves them out.
+DEFAULT_COUNT_WINDOW = 100
+DEFAULT_TIME_WINDOW = 60
+
+_UNEXPECTED = re.compile(r"unexpected keyword argument '(\w+)'")
+_MISSING = re.compile(r"missing \d+ required (?:keyword-only |positional )?arguments?: '(\w+)'")
+#: The shape of reliant._core.validate messages: "Owner: option must be ..., got ...".
+_BAD_OPTION = re.compile(r"^[\w.]+: (\w+) must be ")
+#: Parameters the registry fills in itself, never listed as options.
+_INJECTED = frozenset({"clock", "rng"})
+
+
+def _construct(target: Callable[..., T], path: str, what: str, /, **options: Any) -> T:
+    """Call ``target(**options)``, turning a bad or missing keyword into a located error."""
+    try:
+        return target(**options)
+    except TypeError as exc:
+        text = str(exc)
+        unexpected, missing = _UNEXPECTED.search(text), _MISSING.search(text)
+        if unexpected is not None:
+            known = [p for p in inspect.signature(target).parameters if p not in _INJECTED]
+            raise ValueError(
+                f"{path}.{unexpected[1]}: unknown option of {what} (known: {', '.join(known)})"
+            ) from None
+        if missing is not None:
+            raise ValueError(f"{path}.{missing[1]}: required by {what}") from None
+        raise ValueError(f"{path} ({what}): {text}") from None
+    except ValueError as exc:
+        raise ValueError(_locate(str(exc), path, what, options)) from None
+
+
+def _locate(message: str, path: str, what: str, options: Mapping[str, Any]) -> str:
+    """Prefix ``message`` with the path of the option it is about, when it names one."""
+    if message.startswith(path):
+        return message
+    bad = _BAD_OPTION.match(message)
+    if bad is not None and bad[1] in options:
+        return f"{path}.{bad[1]}: {message}"
+    return f"{path} ({what}): {message}"
 
 
 class _Context:
@@ -83,31 +126,34 @@ def _exceptions(options: dict[str, Any], key: str, path: str) -> None:
     if key not in options:
         return
     value = options[key]
-    items = value if isinstance(value, list | tuple) else [value]
-    options[key] = tuple(exception_type(v, f"{path}.{key}[{i}]") for i, v in enumerate(items))
+    if isinstance(value, list | tuple):
+        options[key] = tuple(exception_type(v, f"{path}.{key}[{i}]") for i, v in enumerate(value))
+    else:
+        options[key] = (exception_type(value, f"{path}.{key}"),)
+
+
+_BACKOFFS: dict[str, Callable[..., Backoff]] = {
+    "constant": Backoff.constant,
+    "linear": Backoff.linear,
+    "exponential": Backoff.exponential,
+    "decorrelated": Backoff.decorrelated,
+}
 
 
 def _backoff(spec: object, path: str) -> Backoff:
     if isinstance(spec, Backoff):
         return spec
     if not isinstance(spec, Mapping):
-        raise ValueError(f"{path}: expected a mapping like {{kind: exponential, initial: 100ms}}")
+        raise ValueError(
+            f"{path}: expected a mapping like {{kind: exponential, initial: 100ms}}, got {spec!r}"
+        )
     options = dict(spec)
     kind = options.pop("kind", "exponential")
+    if not isinstance(kind, str) or kind not in _BACKOFFS:
+        raise ValueError(f"{path}.kind: expected one of {', '.join(_BACKOFFS)}, got {kind!r}")
     for key in ("initial", "step", "max", "delay"):
         _duration(options, key, path)
-    factories: dict[str, Callable[..., Backoff]] = {
-        "constant": Backoff.constant,
-        "linear": Backoff.linear,
-        "exponential": Backoff.exponential,
-        "decorrelated": Backoff.decorrelated,
-    }
-    if kind not in factories:
-        raise ValueError(f"{path}.kind: expected one of {', '.join(factories)}, got {kind!r}")
-    try:
-        return factories[kind](**options)
-    except TypeError as exc:
-        raise ValueError(f"{path}: {exc}") from None
+    return _construct(_BACKOFFS[kind], path, f"{kind} backoff", **options)
 
 
 def _build_retry(options: dict[str, Any], path: str, ctx: _Context) -> Policy:
@@ -116,21 +162,26 @@ def _build_retry(options: dict[str, Any], path: str, ctx: _Context) -> Policy:
     if "backoff" in options:
         options["backoff"] = _backoff(options["backoff"], f"{path}.backoff")
     _duration(options, "max_elapsed", path)
-    _exceptions(options, "retry_on", path)
+    retry_on = options.get("retry_on")
+    if not (callable(retry_on) and not isinstance(retry_on, type)):  # a predicate stays
+        _exceptions(options, "retry_on", path)
     budget = options.get("budget")
     if isinstance(budget, str):
         if budget not in ctx.budgets:
             known = ", ".join(sorted(ctx.budgets)) or "none defined"
-            raise ValueError(f"{path}.budget: no retry budget named {budget!r} ({known})")
+            raise ValueError(f"{path}.budget: no retry budget named {budget!r} (known: {known})")
         options["budget"] = ctx.budgets[budget]
     elif isinstance(budget, Mapping):
         options["budget"] = build_budget(budget, f"{path}.budget", ctx.clock)
-    return Retry(**options, clock=ctx.clock, rng=ctx.child_rng())
+    return _construct(Retry, path, "retry", **options, clock=ctx.clock, rng=ctx.child_rng())
 
 
 def _open_for(value: object, path: str) -> object:
     if isinstance(value, Mapping):
-        backoff = _backoff({"kind": "exponential", "jitter": "none", **value}, path)
+        spec = {"kind": "exponential", **value}
+        if spec["kind"] == "exponential":
+            spec.setdefault("jitter", "none")
+        backoff = _backoff(spec, path)
         rng = random.Random(0)  # jitter is "none" unless asked; seeded for repeatability
         return lambda openings: backoff.delay(openings, 0.0, rng)
     return parse_duration(value, option=path) if not callable(value) else value
@@ -142,23 +193,29 @@ def _build_breaker(options: dict[str, Any], path: str, ctx: _Context) -> Policy:
 
     window = options.get("window")
     if isinstance(window, Mapping):
-        w = dict(window)
+        w, where = dict(window), f"{path}.window"
         kind = w.pop("kind", "count")
         if kind == "count":
-            options["window"] = CountWindow(int(w.get("size", 100)))
+            w.setdefault("size", DEFAULT_COUNT_WINDOW)
+            options["window"] = _construct(CountWindow, where, "count window", **w)
         elif kind == "time":
-            options["window"] = TimeWindow(
-                int(parse_duration(w.get("seconds", 60), option=f"{path}.window.seconds"))
-            )
+            given = w.get("seconds", DEFAULT_TIME_WINDOW)
+            seconds = parse_duration(given, option=f"{where}.seconds")
+            if not seconds.is_integer():
+                raise ValueError(
+                    f"{where}.seconds: a time window counts whole seconds, got {given!r}"
+                )
+            w["seconds"] = int(seconds)
+            options["window"] = _construct(TimeWindow, where, "time window", **w)
         else:
-            raise ValueError(f"{path}.window.kind: expected 'count' or 'time', got {kind!r}")
+            raise ValueError(f"{where}.kind: expected 'count' or 'time', got {kind!r}")
     for key in ("slow_call", "max_half_open_wait"):
         _duration(options, key, path)
     if "open_for" in options:
         options["open_for"] = _open_for(options["open_for"], f"{path}.open_for")
     _exceptions(options, "record", path)
     _exceptions(options, "ignore", path)
-    return CircuitBreaker(**options, clock=ctx.clock)
+    return _construct(CircuitBreaker, path, "circuit_breaker", **options, clock=ctx.clock)
 
 
 def _build_timeout(options: dict[str, Any], path: str, ctx: _Context) -> Policy:
@@ -167,14 +224,14 @@ def _build_timeout(options: dict[str, Any], path: str, ctx: _Context) -> Policy:
     _duration(options, "seconds", path)
     if "seconds" not in options:
         raise ValueError(f"{path}.seconds: a timeout needs seconds, e.g. seconds: 2s")
-    return Timeout(options.pop("seconds"), **options, clock=ctx.clock)
+    return _construct(Timeout, path, "timeout", **options, clock=ctx.clock)
 
 
 def _build_bulkhead(options: dict[str, Any], path: str, ctx: _Context) -> Policy:
     from reliant.resilience.bulkhead import Bulkhead
 
     _duration(options, "max_wait", path)
-    return Bulkhead(**options, clock=ctx.clock)
+    return _construct(Bulkhead, path, "bulkhead", **options, clock=ctx.clock)
 
 
 def _build_rate_limiter(options: dict[str, Any], path: str, ctx: _Context) -> Policy:
@@ -186,20 +243,22 @@ def _build_rate_limiter(options: dict[str, Any], path: str, ctx: _Context) -> Po
         "token_bucket": RateLimiter.token_bucket,
         "sliding_window": RateLimiter.sliding_window,
     }
-    if algorithm not in factories:
+    if not isinstance(algorithm, str) or algorithm not in factories:
         raise ValueError(
             f"{path}.algorithm: expected one of {', '.join(factories)}, got {algorithm!r}"
         )
     for key in ("per", "max_wait"):
         _duration(options, key, path)
-    return factories[algorithm](**options, clock=ctx.clock)
+    return _construct(
+        factories[algorithm], path, f"{algorithm} rate_limiter", **options, clock=ctx.clock
+    )
 
 
 def _build_fallback(options: dict[str, Any], path: str, ctx: _Context) -> Policy:
     from reliant.resilience.fallback import Fallback
 
     _exceptions(options, "on", path)
-    return Fallback(**options, clock=ctx.clock)
+    return _construct(Fallback, path, "fallback", **options, clock=ctx.clock)
 
 
 def _build_hedge(options: dict[str, Any], path: str, ctx: _Context) -> Policy:
@@ -207,7 +266,7 @@ def _build_hedge(options: dict[str, Any], path: str, ctx: _Context) -> Policy:
 
     _duration(options, "delay", path, signed=True)
     _exceptions(options, "on", path)
-    return Hedge(**options, clock=ctx.clock)
+    return _construct(Hedge, path, "hedge", **options, clock=ctx.clock)
 
 
 def _build_adaptive(options: dict[str, Any], path: str, ctx: _Context) -> Policy:
@@ -215,7 +274,9 @@ def _build_adaptive(options: dict[str, Any], path: str, ctx: _Context) -> Policy
 
     _duration(options, "timeout", path)
     _exceptions(options, "drop_on", path)
-    return AdaptiveLimit(**options, clock=ctx.clock)
+    return _construct(
+        AdaptiveLimit, path, "adaptive_limit", **options, clock=ctx.clock, rng=ctx.child_rng()
+    )
 
 
 def _build_throttle(options: dict[str, Any], path: str, ctx: _Context) -> Policy:
@@ -223,16 +284,17 @@ def _build_throttle(options: dict[str, Any], path: str, ctx: _Context) -> Policy
 
     _duration(options, "window", path)
     _exceptions(options, "overload", path)
-    return Throttle(**options, clock=ctx.clock, rng=ctx.child_rng())
+    return _construct(Throttle, path, "throttle", **options, clock=ctx.clock, rng=ctx.child_rng())
 
 
 def _build_fault(options: dict[str, Any], path: str, ctx: _Context) -> Policy:
     from reliant.faults.fault import Fault
 
     _duration(options, "latency", path)
-    if options.get("error") is not None:
-        options["error"] = exception_type(options["error"], f"{path}.error")
-    return Fault(**options, clock=ctx.clock, rng=ctx.child_rng())
+    error = options.get("error")
+    if error is not None and not isinstance(error, BaseException):
+        options["error"] = exception_type(error, f"{path}.error")
+    return _construct(Fault, path, "fault", **options, clock=ctx.clock, rng=ctx.child_rng())
 
 
 _BUILDERS: dict[str, Callable[[dict[str, Any], str, _Context], Policy]] = {
@@ -254,19 +316,13 @@ KINDS = tuple(_BUILDERS)
 
 def build_budget(spec: Spec, path: str = "budget", clock: Clock | None = None) -> RetryBudget:
     """Build a :class:`RetryBudget` from ``{ratio, min_per_second, window}``."""
+    if not isinstance(spec, Mapping):
+        raise ValueError(
+            f"{path}: expected a mapping like {{ratio: 0.2, min_per_second: 10}}, got {spec!r}"
+        )
     options = dict(spec)
     _duration(options, "window", path)
-    try:
-        return RetryBudget(**options, clock=clock)
-    except TypeError as exc:
-        raise ValueError(f"{path}: {_unknown_option(exc)}") from None
-
-
-def _unknown_option(exc: TypeError) -> str:
-    text = str(exc)
-    if "unexpected keyword argument" in text:
-        return "unknown option " + text.rsplit("argument", 1)[1].strip()
-    return text
+    return _construct(RetryBudget, path, "retry budget", **options, clock=clock)
 
 
 def _build(spec: object, path: str, ctx: _Context) -> Policy:
@@ -276,17 +332,14 @@ def _build(spec: object, path: str, ctx: _Context) -> Policy:
         raise ValueError(f"{path}: expected a mapping with a 'kind', got {spec!r}")
     options = dict(spec)
     kind = options.pop("kind", None)
-    if kind not in _BUILDERS:
+    if not isinstance(kind, str) or kind not in _BUILDERS:
         raise ValueError(f"{path}.kind: expected one of {', '.join(KINDS)}, got {kind!r}")
     try:
-        return _BUILDERS[kind](options, f"{path}", ctx)
-    except TypeError as exc:
-        raise ValueError(f"{path} ({kind}): {_unknown_option(exc)}") from None
+        return _BUILDERS[kind](options, path, ctx)
     except ValueError as exc:
-        message = str(exc)
-        raise ValueError(
-            message if message.startswith(path) else f"{path} ({kind}): {message}"
-        ) from None
+        raise ValueError(_locate(str(exc), path, kind, spec)) from None
+    except TypeError as exc:  # every error in a spec is reported as a ValueError
+        raise ValueError(f"{path} ({kind}): {exc}") from None
 
 
 def build_policy(
@@ -314,10 +367,11 @@ def build_pipeline(
     budgets: Mapping[str, RetryBudget] | None = None,
 ) -> Pipeline:
     """Build a :class:`Pipeline` from policy specs, outermost first."""
-    if isinstance(specs, str | bytes) or not isinstance(specs, Sequence):
-        raise ValueError(f"pipeline {name!r}: expected a list of policy specs, got {specs!r}")
-    ctx = _Context(clock, rng, budgets or {})
     prefix = f"pipeline {name!r}" if name else "pipeline"
+    given: object = specs  # plain data from YAML: check it whatever the annotation says
+    if isinstance(given, str | bytes) or not isinstance(given, Sequence):
+        raise ValueError(f"{prefix}: expected a list of policy specs, got {specs!r}")
+    ctx = _Context(clock, rng, budgets or {})
     return Pipeline(
         *(_build(spec, f"{prefix}[{i}]", ctx) for i, spec in enumerate(specs)), name=name
     )

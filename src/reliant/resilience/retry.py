@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from reliant._core import validate
 from reliant._core.clock import Clock
@@ -24,7 +24,8 @@ from reliant.resilience.budget import RetryBudget
 DEFAULT_ATTEMPTS = 3
 DEFAULT_BACKOFF = Backoff.exponential()
 
-RetryOn = tuple[type[BaseException], ...] | Callable[[BaseException], bool]
+_Predicate = Callable[[BaseException], bool]
+RetryOn = type[BaseException] | tuple[type[BaseException], ...] | _Predicate
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -117,8 +118,9 @@ class Retry(Policy):
             budget=budget,
         )
         on = self.options.retry_on
+        # After validation retry_on is a tuple of types or a predicate, never a bare type.
         self._retry_on: Callable[[BaseException], bool] = (
-            (lambda exc: isinstance(exc, on)) if isinstance(on, tuple) else on
+            (lambda exc: isinstance(exc, on)) if isinstance(on, tuple) else cast(_Predicate, on)
         )
         self._retry_if_result = retry_if_result
         self._budget = budget
@@ -197,10 +199,14 @@ class Retry(Policy):
         except Exception as exc:
             if not self._retry_on(exc):
                 raise
-            return self._again(fn, args, kwargs, _Attempts(start), exc, False)
-        if self._retry_if_result is not None and self._retry_if_result(result):
+            failure: BaseException = exc
+        else:
+            if self._retry_if_result is None or not self._retry_if_result(result):
+                return result
             return self._again(fn, args, kwargs, _Attempts(start), result, True)
-        return result
+        # Retried outside the except block, so later attempts' exceptions do not get
+        # the first one chained as their __context__: the last is re-raised unchanged.
+        return self._again(fn, args, kwargs, _Attempts(start), failure, False)
 
     def _again(
         self,
@@ -239,10 +245,12 @@ class Retry(Policy):
         except Exception as exc:
             if not self._retry_on(exc):
                 raise
-            return await self._aagain(fn, args, kwargs, _Attempts(start), exc, False)
-        if self._retry_if_result is not None and self._retry_if_result(result):
+            failure: BaseException = exc
+        else:
+            if self._retry_if_result is None or not self._retry_if_result(result):
+                return result
             return await self._aagain(fn, args, kwargs, _Attempts(start), result, True)
-        return result
+        return await self._aagain(fn, args, kwargs, _Attempts(start), failure, False)
 
     async def _aagain(
         self,

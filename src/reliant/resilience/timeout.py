@@ -1,12 +1,12 @@
 """Timeout: bound how long a call may take.
 
-asyncio: the call is cancelled at the deadline (``asyncio.timeout``) and
-:class:`~reliant.TimeoutExceeded` is raised. Sync code cannot be interrupted, so a sync
-Timeout publishes a deadline in a context variable that nested reliant policies and
-the httpx integration honour, and raises ``TimeoutExceeded`` if the call still ends
-late — as a gRPC client reports DEADLINE_EXCEEDED even when the server finishes. With
-``hard=True`` the sync call runs on a worker thread and the caller stops waiting at
-the deadline (the thread itself runs on: Python cannot kill it).
+asyncio: the call is cancelled at the deadline (``asyncio.timeout``, on the running
+loop's clock) and :class:`~reliant.TimeoutExceeded` is raised. Sync code cannot be
+interrupted, so a sync Timeout publishes a deadline in a context variable that nested
+reliant policies and the httpx integration honour, and raises ``TimeoutExceeded`` if
+the call still ends late — as a gRPC client reports DEADLINE_EXCEEDED even when the
+server finishes. With ``hard=True`` the sync call runs on a worker thread and the
+caller stops waiting at the deadline (the thread itself runs on: Python cannot kill it).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 
 from reliant._core import validate
 from reliant._core.clock import Clock
-from reliant._core.deadline import deadline_scope, pop, push
+from reliant._core.deadline import pop, push
 from reliant._core.events import BUS
 from reliant._core.policy import Args, Kwargs, Policy
 from reliant.exceptions import TimeoutExceeded
@@ -39,6 +39,8 @@ class TimeoutOptions:
 
     def __post_init__(self) -> None:
         validate.positive("Timeout", "seconds", self.seconds)
+        if not isinstance(self.hard, bool):
+            raise ValueError(f"Timeout: hard must be True or False, got {self.hard!r}")
 
 
 _executor: concurrent.futures.ThreadPoolExecutor | None = None
@@ -61,12 +63,13 @@ class Timeout(Policy):
     Args:
         seconds: the time budget of one call.
         hard: sync only — run the call on a worker thread and stop waiting at the
-            deadline instead of relying on cooperation.
+            deadline instead of relying on cooperation. The wait is in real time.
         name: the policy's name in events and telemetry.
-        clock: the time source for the deadline.
+        clock: the time source for the sync deadline. Async timeouts run on the
+            event loop's clock (virtual under :meth:`VirtualClock.run`).
     """
 
-    __slots__ = ("_now", "_seconds", "options")
+    __slots__ = ("_hard", "_now", "_seconds", "options")
 
     def __init__(
         self,
@@ -79,53 +82,80 @@ class Timeout(Policy):
         super().__init__(name=name, clock=clock)
         self.options = TimeoutOptions(seconds=seconds, hard=hard)
         self._seconds = float(seconds)
+        self._hard = hard
         self._now = self.clock.now
 
-    def _exceeded(self) -> TimeoutExceeded:
+    def _exceeded(self, budget: float | None = None) -> TimeoutExceeded:
+        budget = self._seconds if budget is None else budget
         if BUS.active:
-            BUS.emit("timeout.exceeded", self.name, self.clock.now(), {"timeout": self._seconds})
+            BUS.emit("timeout.exceeded", self.name, self._now(), {"timeout": budget})
         return TimeoutExceeded(
-            f"{self.name}: call did not finish within {self._seconds:g}s", timeout=self._seconds
+            f"{self.name}: call did not finish within {budget:g}s", timeout=budget
         )
 
     def _run(self, fn: Callable[..., Any], args: Args, kwargs: Kwargs) -> Any:
-        if self.options.hard:
+        if self._hard:
             return self._run_hard(fn, args, kwargs)
-        token, deadline = push(self._seconds, self.clock)
+        # Judge lateness against this Timeout's own budget: a shorter inherited
+        # deadline is published to nested code but belongs to the outer Timeout,
+        # which reports it with its own budget.
+        start = self._now()
+        token, _ = push(self._seconds, self.clock, now=start)
         try:
             result = fn(*args, **kwargs)
         except TimeoutExceeded:
             raise
         except Exception as exc:
-            if self._now() > deadline:
+            if self._now() - start > self._seconds:
                 raise self._exceeded() from exc
             raise
         finally:
             pop(token)
-        if self._now() > deadline:
+        if self._now() - start > self._seconds:
             raise self._exceeded()
         return result
 
     def _run_hard(self, fn: Callable[..., Any], args: Args, kwargs: Kwargs) -> Any:
-        ctx = contextvars.copy_context()
-        with deadline_scope(self._seconds, self.clock) as deadline:
-            wait = deadline - self.clock.now()
+        start = self._now()
+        token, deadline = push(self._seconds, self.clock, now=start)
+        try:
+            budget = deadline - start
+            if budget <= 0:  # an inherited deadline has already passed
+                raise self._exceeded(max(0.0, budget))
+            # Copied inside the scope so that the worker sees the deadline too.
+            ctx = contextvars.copy_context()
             future = _hard_executor().submit(ctx.run, fn, *args, **kwargs)
-            try:
-                return future.result(timeout=max(0.0, wait))
-            except concurrent.futures.TimeoutError:
+            # wait() rather than result(timeout=): concurrent.futures.TimeoutError is
+            # the builtin TimeoutError, which the call itself may raise.
+            done, _ = concurrent.futures.wait((future,), timeout=budget)
+            if not done:
                 future.cancel()
-                raise self._exceeded() from None
+                raise self._exceeded(budget)
+            try:
+                result = future.result()
+            except TimeoutExceeded:
+                raise
+            except Exception as exc:
+                if self._now() - start > self._seconds:
+                    raise self._exceeded() from exc
+                raise
+        finally:
+            pop(token)
+        if self._now() - start > self._seconds:
+            raise self._exceeded()
+        return result
 
     async def _arun(self, fn: Callable[..., Awaitable[Any]], args: Args, kwargs: Kwargs) -> Any:
-        with deadline_scope(self._seconds, self.clock):
-            try:
-                async with asyncio.timeout(self._seconds) as scope:
-                    return await fn(*args, **kwargs)
-            except TimeoutError as exc:
-                if isinstance(exc, TimeoutExceeded) or not scope.expired():
-                    raise
-                raise self._exceeded() from None
+        token, _ = push(self._seconds, self.clock)
+        try:
+            async with asyncio.timeout(self._seconds) as scope:
+                return await fn(*args, **kwargs)
+        except TimeoutError as exc:
+            if isinstance(exc, TimeoutExceeded) or not scope.expired():
+                raise
+            raise self._exceeded() from None
+        finally:
+            pop(token)
 
     def describe(self) -> dict[str, Any]:
         """Return kind, name and options."""
@@ -133,5 +163,5 @@ class Timeout(Policy):
             "kind": "Timeout",
             "name": self.name,
             "seconds": self._seconds,
-            "hard": self.options.hard,
+            "hard": self._hard,
         }

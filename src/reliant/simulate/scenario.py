@@ -16,82 +16,43 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from reliant._core.durations import parse_duration
+from reliant.simulate.errors import ScenarioProblems
+
 #: Length of one time-series bucket (report timeline and chart), seconds.
 DEFAULT_BUCKET = 10.0
 #: Latency of the dependency when the scenario gives none, seconds.
 DEFAULT_LATENCY = 0.05
 
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)\s*$")
 _CANDIDATE_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_-]*$"
 
 
-def parse_duration(value: object) -> float:
-    """Return ``value`` in seconds: a number of seconds, or ``"250ms"``, ``"2s"``, ``"5m"``, ``"1h"``.
-
-    Raises:
-        ValueError: for anything else, including negative, infinite or NaN numbers.
-    """
-    if isinstance(value, bool):
-        raise ValueError(f"expected a duration such as 250ms, 2s, 5m or 1h, got {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and (match := _DURATION.match(value)):
-        seconds = float(match[1]) * _UNITS[match[2]]
-    else:
-        hint = " (add a unit: ms, s, m or h)" if isinstance(value, str) and _is_number(value) else ""
-        raise ValueError(
-            f"expected a duration such as 250ms, 2s, 5m or 1h, got {value!r}{hint}"
-        )
-    if not 0.0 <= seconds < math.inf:
-        raise ValueError(f"a duration must be a finite number >= 0, got {value!r}")
+def _duration(value: object) -> float:
+    """Parse a duration for a pydantic field (the key path is added by the caller)."""
+    try:
+        seconds = parse_duration(value, option="duration")
+    except ValueError as exc:
+        raise ValueError(str(exc).removeprefix("duration: ")) from None
+    if seconds == math.inf:
+        raise ValueError(f"a duration must be finite, got {value!r}")
     return seconds
 
 
-def format_duration(seconds: float) -> str:
-    """Render seconds the way a scenario would write them (``250ms``, ``2s``, ``5m``, ``1.5h``)."""
-    for unit, size in (("h", 3600.0), ("m", 60.0), ("s", 1.0)):
-        if seconds >= size and (seconds / size * 10).is_integer():
-            return f"{seconds / size:g}{unit}"
-    if seconds >= 1.0:
-        return f"{seconds:g}s"
-    return f"{seconds * 1000:g}ms"
+def format_time(seconds: float) -> str:
+    """Render seconds the way a scenario writes them: ``250ms``, ``45s``, ``3m30s``, ``1h``."""
+    if seconds < 1.0:
+        return f"{round(seconds * 1000, 3):g}ms"
+    if seconds < 60.0:
+        return f"{round(seconds, 3):g}s"
+    hours, rest = divmod(round(seconds, 3), 3600.0)
+    minutes, secs = divmod(rest, 60.0)
+    text = f"{hours:g}h" if hours else ""
+    text += f"{minutes:g}m" if minutes else ""
+    return text + (f"{round(secs, 3):g}s" if secs else "")
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+Duration = Annotated[float, BeforeValidator(_duration)]
 Ratio = Annotated[float, Field(ge=0.0, le=1.0)]
-
-
-class ScenarioProblems(ValueError):
-    """Several problems found by a cross-field check, each with its own key path.
-
-    Raised inside model validators; :func:`reliant.simulate.errors.explain` expands it
-    into one message per problem.
-
-    Attributes:
-        problems: ``(key path, message)`` pairs; the path is relative to the model checked.
-    """
-
-    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]]) -> None:
-        self.problems = problems
-        super().__init__(
-            "; ".join(f"{_render(loc)}: {message}" if loc else message for loc, message in problems)
-        )
-
-
-def _render(loc: tuple[str | int, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out
 
 
 class _Model(BaseModel):
@@ -158,12 +119,12 @@ class Latency(_Model):
                     ((key,), f"not an option of {self.distribution} latency; e.g. {example}")
                 )
         if not problems and self.distribution == "uniform" and self.max < self.min:  # type: ignore[operator]
-            problems.append((("max",), f"must be >= min ({format_duration(self.min)})"))  # type: ignore[arg-type]
+            problems.append((("max",), f"must be >= min ({format_time(self.min)})"))  # type: ignore[arg-type]
         if not problems and self.distribution == "lognormal":
             if self.median == 0:
                 problems.append((("median",), "must be > 0"))
             elif self.p99 < self.median:  # type: ignore[operator]
-                problems.append((("p99",), f"must be >= median ({format_duration(self.median)})"))  # type: ignore[arg-type]
+                problems.append((("p99",), f"must be >= median ({format_time(self.median)})"))  # type: ignore[arg-type]
         if problems:
             raise ScenarioProblems(problems)
         return self
@@ -197,7 +158,7 @@ class Incident(_Model):
     def _check(self) -> Incident:
         problems: list[tuple[tuple[str | int, ...], str]] = []
         if self.end <= self.start:
-            problems.append((("end",), f"must be after start ({format_duration(self.start)})"))
+            problems.append((("end",), f"must be after start ({format_time(self.start)})"))
         if self.latency is not None and self.latency_factor is not None:
             problems.append((("latency_factor",), "give latency or latency_factor, not both"))
         if self.failure_rate is None and self.latency is None and self.latency_factor is None:
@@ -260,8 +221,25 @@ class Candidate(_Model):
         # Build once on a throwaway clock so a bad option is reported at load time.
         from reliant.simulate.engine import build_candidate
 
-        build_candidate("check", specs, seed=0)
+        try:
+            build_candidate("check", specs, seed=0)
+        except ValueError as exc:
+            raise ScenarioProblems([_registry_problem(str(exc))]) from None
         return specs
+
+
+_REGISTRY_PATH = re.compile(r"^pipeline(?: '[^']*')?\[(\d+)\]((?:\.\w+|\[\d+\])*)(?: \((\w+)\))?: (.*)$", re.S)
+
+
+def _registry_problem(message: str) -> tuple[tuple[str | int, ...], str]:
+    """Split the registry's ``pipeline[1].backoff.initial: ...`` into a key path and a message."""
+    match = _REGISTRY_PATH.match(message)
+    if match is None:
+        return (), message
+    loc: list[str | int] = [int(match[1])]
+    for key, index in re.findall(r"\.(\w+)|\[(\d+)\]", match[2]):
+        loc.append(key if key else int(index))
+    return tuple(loc), match[4]
 
 
 class Scenario(_Model):
@@ -290,7 +268,7 @@ class Scenario(_Model):
     @model_validator(mode="after")
     def _check(self) -> Scenario:
         problems: list[tuple[tuple[str | int, ...], str]] = []
-        end = format_duration(self.duration)
+        end = format_time(self.duration)
         if self.bucket > self.duration:
             problems.append((("bucket",), f"must not exceed the duration ({end})"))
         last = -1.0
@@ -308,8 +286,8 @@ class Scenario(_Model):
                 problems.append(
                     (
                         ("dependency", "incidents", i, "start"),
-                        f"overlaps the incident from {format_duration(before.start)} "
-                        f"to {format_duration(before.end)}; incidents must not overlap",
+                        f"overlaps the incident from {format_time(before.start)} "
+                        f"to {format_time(before.end)}; incidents must not overlap",
                     )
                 )
         for i, incident in enumerate(self.dependency.incidents):

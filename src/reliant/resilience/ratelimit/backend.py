@@ -45,7 +45,7 @@ class RateLimitBackend(Protocol):
         ...
 
     def token_bucket(self, key: str, emission_us: int, capacity: int, cost: int) -> Decision:
-        """Decide by a token bucket holding ``capacity`` tokens, one refilled per ``emission_us``."""
+        """Decide by a bucket of ``capacity`` tokens, one refilled per ``emission_us``."""
         ...
 
     def sliding_window(self, key: str, limit: int, window_us: int, cost: int) -> Decision:
@@ -56,9 +56,7 @@ class RateLimitBackend(Protocol):
         """Async :meth:`gcra`."""
         ...
 
-    async def atoken_bucket(
-        self, key: str, emission_us: int, capacity: int, cost: int
-    ) -> Decision:
+    async def atoken_bucket(self, key: str, emission_us: int, capacity: int, cost: int) -> Decision:
         """Async :meth:`token_bucket`."""
         ...
 

@@ -1,0 +1,679 @@
+"""A circuit breaker with resilience4j's semantics (reference/resilience.md §2.1).
+
+The breaker trips when the failure rate or the slow-call rate over a sliding window
+reaches its threshold, rejects calls while open, then admits a fixed number of trial
+calls (half-open) whose outcomes decide whether it closes or opens again.
+
+All decisions live in :class:`_BreakerCore`, which does no I/O and takes the time as
+an argument; :class:`CircuitBreaker` adds the clock, the public API and two short
+drivers (sync and asyncio) that never hold a lock around the user's callable.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import math
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from reliant._core import validate
+from reliant._core.clock import Clock
+from reliant._core.events import BUS
+from reliant._core.policy import Args, Kwargs, Policy
+from reliant.exceptions import CircuitOpenError
+from reliant.resilience.windows import (
+    FAILED,
+    OK,
+    SLOW,
+    SLOW_FAILED,
+    CountRing,
+    CountWindow,
+    SlidingWindow,
+    TimeWindow,
+)
+
+#: Documented defaults, as resilience4j's ``CircuitBreakerConfig``.
+DEFAULT_FAILURE_RATE = 0.5
+DEFAULT_SLOW_RATE = 1.0
+DEFAULT_SLOW_CALL = 60.0
+DEFAULT_WINDOW = CountWindow(100)
+DEFAULT_MIN_CALLS = 100
+DEFAULT_HALF_OPEN_CALLS = 10
+DEFAULT_OPEN_FOR = 60.0
+DEFAULT_MAX_HALF_OPEN_WAIT = 0.0
+
+_OWNER = "CircuitBreaker"
+
+
+class CircuitState(enum.Enum):
+    """The state of a circuit breaker."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+    FORCED_OPEN = "forced_open"
+    DISABLED = "disabled"
+    METRICS_ONLY = "metrics_only"
+
+
+_CLOSED = CircuitState.CLOSED
+_OPEN = CircuitState.OPEN
+_HALF_OPEN = CircuitState.HALF_OPEN
+_FORCED_OPEN = CircuitState.FORCED_OPEN
+_DISABLED = CircuitState.DISABLED
+_METRICS_ONLY = CircuitState.METRICS_ONLY
+#: Outcome code by ``failed + 2 * slow``.
+_CODES = (OK, FAILED, SLOW, SLOW_FAILED)
+
+
+def _label(fn: Callable[..., Any]) -> str:
+    return str(getattr(fn, "__qualname__", None) or repr(fn))
+
+
+def _rate(owner: str, option: str, value: object) -> float:
+    v = validate.number(owner, option, value)
+    if not 0.0 < v <= 1.0:
+        raise ValueError(f"{owner}: {option} must be in (0, 1], got {value!r}")
+    return v
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CircuitBreakerOptions:
+    """The validated options of a :class:`CircuitBreaker` (see its docstring)."""
+
+    failure_rate: float = DEFAULT_FAILURE_RATE
+    slow_rate: float = DEFAULT_SLOW_RATE
+    slow_call: float = DEFAULT_SLOW_CALL
+    window: CountWindow | TimeWindow = DEFAULT_WINDOW
+    min_calls: int = DEFAULT_MIN_CALLS
+    half_open_calls: int = DEFAULT_HALF_OPEN_CALLS
+    open_for: float | Callable[[int], float] = DEFAULT_OPEN_FOR
+    record: tuple[type[BaseException], ...] = (Exception,)
+    ignore: tuple[type[BaseException], ...] = ()
+    record_result: Callable[[Any], bool] | None = field(default=None)
+    max_half_open_wait: float = DEFAULT_MAX_HALF_OPEN_WAIT
+
+    def __post_init__(self) -> None:
+        def put(name: str, value: object) -> None:
+            object.__setattr__(self, name, value)
+
+        put("failure_rate", _rate(_OWNER, "failure_rate", self.failure_rate))
+        put("slow_rate", _rate(_OWNER, "slow_rate", self.slow_rate))
+        put("slow_call", validate.positive(_OWNER, "slow_call", self.slow_call))
+        if not isinstance(self.window, CountWindow | TimeWindow):
+            raise ValueError(
+                f"{_OWNER}: window must be a CountWindow or a TimeWindow, got {self.window!r}"
+            )
+        validate.integer(_OWNER, "min_calls", self.min_calls)
+        validate.integer(_OWNER, "half_open_calls", self.half_open_calls)
+        if not callable(self.open_for):
+            put("open_for", validate.positive(_OWNER, "open_for", self.open_for))
+        put("record", validate.exception_types(_OWNER, "record", self.record))
+        put("ignore", validate.exception_types(_OWNER, "ignore", self.ignore))
+        if self.record_result is not None and not callable(self.record_result):
+            raise ValueError(
+                f"{_OWNER}: record_result must be a callable or None, got {self.record_result!r}"
+            )
+        put(
+            "max_half_open_wait",
+            validate.non_negative(_OWNER, "max_half_open_wait", self.max_half_open_wait),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CircuitMetrics:
+    """A snapshot of the breaker's current window.
+
+    Attributes:
+        failure_rate: failed / calls in [0, 1], or -1.0 below the minimum number of calls.
+        slow_rate: slow / calls in [0, 1], or -1.0 below the minimum number of calls.
+        calls: outcomes in the window.
+        failed_calls: failures among them.
+        slow_calls: slow calls among them (failed or not).
+        not_permitted_calls: calls rejected since the current metrics were started.
+    """
+
+    failure_rate: float
+    slow_rate: float
+    calls: int
+    failed_calls: int
+    slow_calls: int
+    not_permitted_calls: int
+
+
+_Change = tuple[str, dict[str, Any]]
+
+
+class _BreakerCore:
+    """The decision core: state, window and transitions, with no I/O.
+
+    Every method takes the time (``now``) as an argument. This class is also the
+    seam for shared state: a store-backed core offering the same methods can
+    replace it without touching the drivers or the public API.
+
+    Bookkeeping happens under a lock, with one exception that keeps the common
+    path cheap: once a closed breaker's count window holds its minimum number of
+    calls, a fast success can only lower both rates, so it cannot open the breaker.
+    Such a success just takes a ticket from an ``itertools.count`` (atomic, no lock);
+    every locked section first folds the tickets taken since the last one into the
+    window (:meth:`_fold`), so anything that reads the window sees them, in order.
+    """
+
+    __slots__ = (
+        "_attempts",
+        "_closed_min",
+        "_countable",
+        "_exceeded",
+        "_failure_rate",
+        "_fast",
+        "_folded",
+        "_half_open_until",
+        "_ignore",
+        "_lock",
+        "_min_calls",
+        "_name",
+        "_not_permitted",
+        "_options",
+        "_permits",
+        "_record",
+        "_record_result",
+        "_slow_call",
+        "_slow_rate",
+        "_tick",
+        "_wait_until",
+        "_window",
+        "state",
+    )
+
+    def __init__(self, options: CircuitBreakerOptions, name: str, now: float) -> None:
+        self._options = options
+        self._name = name
+        self._lock = threading.Lock()
+        self._failure_rate = options.failure_rate
+        self._slow_rate = options.slow_rate
+        self._slow_call = options.slow_call
+        self._record = options.record
+        self._ignore = options.ignore
+        self._record_result = options.record_result
+        window = options.window
+        self._countable = isinstance(window, CountWindow)
+        self._closed_min = options.min_calls
+        if isinstance(window, CountWindow):
+            self._closed_min = min(options.min_calls, window.size)
+        self._window: SlidingWindow = window.create(now)
+        self._min_calls = self._closed_min
+        self._attempts = 0
+        self._wait_until = 0.0
+        self._permits = 0
+        self._half_open_until = math.inf
+        self._not_permitted = 0
+        self._exceeded = 0  # METRICS_ONLY: 1 failure rate reported, 2 slow rate reported
+        #: True while plain successes may skip the lock (see the class docstring).
+        self._fast = False
+        self._tick = itertools.count().__next__
+        self._folded = 0  # the first ticket not yet folded into the window
+        #: The current state; the drivers read it without the lock.
+        self.state = _CLOSED
+
+    # -- permission -------------------------------------------------------------
+
+    def try_acquire(self, now: float) -> bool:
+        """Tell whether a call starting at ``now`` may run, taking a half-open permit."""
+        state = self.state
+        if state is _CLOSED or state is _DISABLED or state is _METRICS_ONLY:
+            return True
+        changes: list[_Change] = []
+        with self._lock:
+            permitted = self._acquire(now, changes)
+        self._emit(changes, now)
+        return permitted
+
+    def _acquire(self, now: float, changes: list[_Change]) -> bool:
+        state = self._expire(now, changes)
+        if state is _OPEN:
+            # resilience4j's isAfter: a call exactly at the end of the wait is rejected.
+            if now <= self._wait_until:
+                self._not_permitted += 1
+                return False
+            changes.append(self._to(_HALF_OPEN, now))
+            state = _HALF_OPEN
+        if state is _HALF_OPEN:
+            if self._permits > 0:
+                self._permits -= 1
+                return True
+            self._not_permitted += 1
+            return False
+        if state is _FORCED_OPEN:
+            self._not_permitted += 1
+            return False
+        return True
+
+    def rejection(self, now: float) -> CircuitOpenError:
+        """Build the error for a call ``try_acquire`` refused at ``now``."""
+        state = self.state
+        retry_after = max(0.0, self._wait_until - now) if state is _OPEN else None
+        if BUS.active:
+            BUS.emit(
+                "circuit_breaker.rejected",
+                self._name,
+                now,
+                {"state": state.value, "retry_after": retry_after},
+            )
+        return CircuitOpenError(
+            f"circuit breaker {self._name!r} rejected the call ({state.value})",
+            policy=self._name,
+            retry_after=retry_after,
+        )
+
+    # -- outcomes ---------------------------------------------------------------
+
+    def on_success(self, duration: float, now: float) -> None:
+        """Record a successful call that took ``duration`` and ended at ``now``."""
+        self._outcome(duration, now, None, False)
+
+    def on_result(self, duration: float, result: object, now: float) -> None:
+        """Record a call that returned ``result``: a failure if ``record_result`` says so."""
+        predicate = self._record_result
+        self._outcome(duration, now, None, predicate is not None and bool(predicate(result)))
+
+    def on_error(self, duration: float, exc: BaseException, now: float) -> None:
+        """Record a call that raised ``exc``: ignored, a failure, or a success.
+
+        ``ignore`` wins over ``record``; an ``Exception`` matching neither counts as a
+        success, as in resilience4j. A ``BaseException`` that is not an ``Exception``
+        (cancellation, ``KeyboardInterrupt``) and not in ``record`` is ignored: the
+        call did not finish, so it has no outcome.
+        """
+        if isinstance(exc, self._ignore):
+            self.on_ignored(exc, now)
+        elif isinstance(exc, self._record):
+            self._outcome(duration, now, exc, True)
+        elif isinstance(exc, Exception):
+            self._outcome(duration, now, None, False)
+        else:
+            self.on_ignored(exc, now)
+
+    def on_ignored(self, exc: BaseException, now: float) -> None:
+        """Record nothing for a call that raised an ignored ``exc``; free its permit."""
+        state = self.state
+        if state is _DISABLED or state is _FORCED_OPEN:
+            return
+        with self._lock:
+            if self.state is _HALF_OPEN:
+                self._permits = min(self._permits + 1, self._options.half_open_calls)
+        if BUS.active:
+            BUS.emit("circuit_breaker.ignored", self._name, now, {"exception": exc})
+
+    def _outcome(
+        self, duration: float, now: float, exc: BaseException | None, failed: bool
+    ) -> None:
+        slow = duration > self._slow_call
+        if self._fast and not (failed or slow or BUS.active):
+            self._tick()
+            return
+        state = self.state
+        if state is _DISABLED or state is _FORCED_OPEN:
+            return
+        if BUS.active:
+            if failed:
+                attributes = {"duration": duration, "slow": slow, "exception": exc}
+                BUS.emit("circuit_breaker.failure", self._name, now, attributes)
+            else:
+                attributes = {"duration": duration, "slow": slow}
+                BUS.emit("circuit_breaker.success", self._name, now, attributes)
+        changes: list[_Change] = []
+        with self._lock:
+            self._fold(now)
+            state = self._expire(now, changes)
+            if state is _DISABLED or state is _FORCED_OPEN:
+                return
+            window = self._window
+            window.record(_CODES[failed + 2 * slow], now)
+            calls = window.calls
+            # No decision once open, or with too few calls to judge.
+            if state is not _OPEN and calls >= self._min_calls:
+                n_failed = window.failed
+                n_slow = window.slow
+                failing = n_failed > 0 and n_failed / calls >= self._failure_rate
+                slowing = n_slow > 0 and n_slow / calls >= self._slow_rate
+                if failing or slowing or state is _HALF_OPEN:
+                    self._judge(state, calls, failing, slowing, now, changes)
+                elif state is _CLOSED:
+                    self._fast = self._countable
+        self._emit(changes, now)
+
+    def _judge(
+        self,
+        state: CircuitState,
+        calls: int,
+        failing: bool,
+        slowing: bool,
+        now: float,
+        changes: list[_Change],
+    ) -> None:
+        """Act on a window holding enough calls (lock held), adding events to ``changes``."""
+        window = self._window
+        exceeded = (
+            "circuit_breaker.threshold_exceeded",
+            {"failure_rate": window.failed / calls, "slow_rate": window.slow / calls},
+        )
+        if state is _HALF_OPEN:
+            changes.append(self._to(_OPEN if failing or slowing else _CLOSED, now))
+        elif state is _CLOSED:
+            changes.append(exceeded)
+            changes.append(self._to(_OPEN, now))
+        else:  # METRICS_ONLY reports each exceeded threshold once, never opens
+            new = (1 if failing else 0) | (2 if slowing else 0)
+            if new & ~self._exceeded:
+                self._exceeded |= new
+                changes.append(exceeded)
+
+    # -- transitions ------------------------------------------------------------
+
+    def transition(self, new: CircuitState, now: float) -> None:
+        """Move to ``new`` at ``now`` with fresh metrics (the manual transitions)."""
+        with self._lock:
+            change = self._to(new, now)
+        self._emit([change], now)
+
+    def current_state(self, now: float) -> CircuitState:
+        """Return the state at ``now``, ending an expired half-open period first."""
+        if self.state is _HALF_OPEN and now >= self._half_open_until:
+            changes: list[_Change] = []
+            with self._lock:
+                self._expire(now, changes)
+            self._emit(changes, now)
+        return self.state
+
+    def metrics(self, now: float) -> CircuitMetrics:
+        """Return a snapshot of the current window as of ``now``."""
+        with self._lock:
+            self._fold(now)
+            window = self._window
+            window.refresh(now)
+            calls, failed, slow = window.calls, window.failed, window.slow
+            minimum, rejected = self._min_calls, self._not_permitted
+        judged = calls > 0 and calls >= minimum
+        return CircuitMetrics(
+            failure_rate=failed / calls if judged else -1.0,
+            slow_rate=slow / calls if judged else -1.0,
+            calls=calls,
+            failed_calls=failed,
+            slow_calls=slow,
+            not_permitted_calls=rejected,
+        )
+
+    def _expire(self, now: float, changes: list[_Change]) -> CircuitState:
+        """End a half-open period older than ``max_half_open_wait`` (lock held)."""
+        if self.state is _HALF_OPEN and now >= self._half_open_until:
+            # Open from the moment the period ended, as a scheduler would have.
+            changes.append(self._to(_OPEN, self._half_open_until))
+        return self.state
+
+    def _to(self, new: CircuitState, at: float) -> _Change:
+        """Switch to ``new`` at time ``at`` (lock held); return the state-changed event.
+
+        Opening keeps the current window, so outcomes of calls still running are
+        recorded; every other state starts fresh metrics.
+        """
+        self._fold(at)
+        self._fast = False
+        old = self.state
+        options = self._options
+        if new is _OPEN:
+            attempts = self._attempts + 1
+            self._wait_until = at + self._open_wait(attempts)
+            self._attempts = attempts
+        elif new is _HALF_OPEN:
+            size = options.half_open_calls
+            self._window = CountRing(size)
+            self._min_calls = min(options.min_calls, size)
+            self._permits = size
+            wait = options.max_half_open_wait
+            self._half_open_until = at + wait if wait > 0 else math.inf
+            self._not_permitted = 0
+        else:
+            self._window = options.window.create(at)
+            self._min_calls = self._closed_min
+            self._attempts = self._attempts + 1 if new is _FORCED_OPEN else 0
+            self._exceeded = 0
+            self._not_permitted = 0
+        self.state = new
+        return ("circuit_breaker.state_changed", {"from_state": old.value, "to_state": new.value})
+
+    def _fold(self, now: float) -> None:
+        """Add the successes that took a ticket since the last fold (lock held)."""
+        ticket = self._tick()  # this fold's own ticket marks the end of the batch
+        successes = ticket - self._folded
+        self._folded = ticket + 1
+        if successes:
+            self._window.add_successes(successes, now)
+
+    def _open_wait(self, attempts: int) -> float:
+        open_for = self._options.open_for
+        if not callable(open_for):
+            return open_for
+        return validate.positive(_OWNER, f"open_for({attempts}) result", open_for(attempts))
+
+    def _emit(self, changes: list[_Change], now: float) -> None:
+        if not BUS.active:
+            return
+        for kind, attributes in changes:
+            # A manual transition to the current state refreshes metrics silently.
+            if (
+                kind.endswith("state_changed")
+                and attributes["from_state"] == attributes["to_state"]
+            ):
+                continue
+            BUS.emit(kind, self._name, now, attributes)
+
+
+class CircuitBreaker(Policy):
+    """Stop calling a dependency that keeps failing or slowing down, then probe it.
+
+    CLOSED: calls run and their outcomes fill ``window``. Once the window holds
+    ``min_calls`` outcomes (at most its size, for a count window), the breaker opens
+    when the failure rate reaches ``failure_rate`` or the slow-call rate reaches
+    ``slow_rate`` (both inclusive; slow means longer than ``slow_call``, strictly).
+    OPEN: calls fail fast with :class:`~reliant.CircuitOpenError` until strictly
+    after ``open_for`` seconds; the first call after that turns the breaker
+    HALF_OPEN. HALF_OPEN: ``half_open_calls`` trial calls run (others are rejected);
+    once ``min(min_calls, half_open_calls)`` of them finished, rates below both
+    thresholds close the breaker, otherwise it opens again.
+
+    Args:
+        failure_rate: failure ratio in (0, 1] at which the breaker opens.
+        slow_rate: slow-call ratio in (0, 1] at which the breaker opens.
+        slow_call: seconds above which a call is slow (> 0).
+        window: :class:`CountWindow` (last N calls) or :class:`TimeWindow` (last N seconds).
+        min_calls: outcomes needed before rates are judged (>= 1).
+        half_open_calls: trial calls admitted while half-open (>= 1).
+        open_for: seconds to stay open (> 0), or a function of the number of
+            consecutive openings (1 for the first; reset when the breaker closes).
+        record: exceptions that count as failures; other ``Exception`` s count as successes.
+        ignore: exceptions that count as nothing (checked before ``record``).
+        record_result: a predicate on return values marking them failures.
+        max_half_open_wait: seconds after which a half-open breaker opens again
+            (0: wait for the trial calls however long they take).
+        name: the policy name in events and errors.
+        clock: the time source (default: the monotonic clock).
+
+    Raises:
+        ValueError: for an invalid option, naming it and its accepted range.
+    """
+
+    __slots__ = ("_core", "_now", "options")
+
+    def __init__(
+        self,
+        *,
+        failure_rate: float = DEFAULT_FAILURE_RATE,
+        slow_rate: float = DEFAULT_SLOW_RATE,
+        slow_call: float = DEFAULT_SLOW_CALL,
+        window: CountWindow | TimeWindow = DEFAULT_WINDOW,
+        min_calls: int = DEFAULT_MIN_CALLS,
+        half_open_calls: int = DEFAULT_HALF_OPEN_CALLS,
+        open_for: float | Callable[[int], float] = DEFAULT_OPEN_FOR,
+        record: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
+        ignore: type[BaseException] | tuple[type[BaseException], ...] = (),
+        record_result: Callable[[Any], bool] | None = None,
+        max_half_open_wait: float = DEFAULT_MAX_HALF_OPEN_WAIT,
+        name: str = "",
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(name=name, clock=clock)
+        self.options = CircuitBreakerOptions(
+            failure_rate=failure_rate,
+            slow_rate=slow_rate,
+            slow_call=slow_call,
+            window=window,
+            min_calls=min_calls,
+            half_open_calls=half_open_calls,
+            open_for=open_for,
+            record=record,  # type: ignore[arg-type]  # normalised to a tuple
+            ignore=ignore,  # type: ignore[arg-type]
+            record_result=record_result,
+            max_half_open_wait=max_half_open_wait,
+        )
+        self._now = self.clock.now
+        self._core = _BreakerCore(self.options, self.name, self._now())
+
+    # -- drivers ----------------------------------------------------------------
+
+    def _run(self, fn: Callable[..., Any], args: Args, kwargs: Kwargs) -> Any:
+        core = self._core
+        now = self._now
+        if core.state is not _CLOSED and not core.try_acquire(now()):
+            raise core.rejection(now())
+        start = now()
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:
+            end = now()
+            core.on_error(end - start, exc, end)
+            raise
+        end = now()
+        core.on_result(end - start, result, end)
+        return result
+
+    async def _arun(self, fn: Callable[..., Awaitable[Any]], args: Args, kwargs: Kwargs) -> Any:
+        core = self._core
+        now = self._now
+        if core.state is not _CLOSED and not core.try_acquire(now()):
+            raise core.rejection(now())
+        start = now()
+        try:
+            result = await fn(*args, **kwargs)
+        except BaseException as exc:
+            end = now()
+            core.on_error(end - start, exc, end)
+            raise
+        end = now()
+        core.on_result(end - start, result, end)
+        return result
+
+    # -- state and metrics ------------------------------------------------------
+
+    @property
+    def state(self) -> CircuitState:
+        """The current state (OPEN turns HALF_OPEN only when a call asks to run)."""
+        return self._core.current_state(self._now())
+
+    @property
+    def metrics(self) -> CircuitMetrics:
+        """A snapshot of the current window and rejection count."""
+        return self._core.metrics(self._now())
+
+    def force_open(self) -> None:
+        """Reject every call until another manual transition."""
+        self._core.transition(_FORCED_OPEN, self._now())
+
+    def disable(self) -> None:
+        """Admit every call and record nothing until another manual transition."""
+        self._core.transition(_DISABLED, self._now())
+
+    def metrics_only(self) -> None:
+        """Admit every call and keep metrics (and threshold events), never opening."""
+        self._core.transition(_METRICS_ONLY, self._now())
+
+    def close(self) -> None:
+        """Transition to CLOSED with fresh metrics."""
+        self._core.transition(_CLOSED, self._now())
+
+    def reset(self) -> None:
+        """Return to the initial state: CLOSED, fresh metrics, no openings counted."""
+        self._core.transition(_CLOSED, self._now())
+
+    # -- the permission protocol, for code that is not one call -----------------
+
+    def try_acquire(self) -> bool:
+        """Ask to start a call now; ``True`` means go ahead and report its outcome.
+
+        A half-open breaker hands out a limited number of permits; report every
+        permitted call with :meth:`on_success`, :meth:`on_error` or :meth:`on_result`.
+        """
+        return self._core.try_acquire(self._now())
+
+    def acquire(self) -> None:
+        """Like :meth:`try_acquire`, but raise instead of returning ``False``.
+
+        Raises:
+            CircuitOpenError: the call is not permitted; ``retry_after`` says when the
+                breaker may admit calls again (``None`` when unknown or forced open).
+        """
+        core = self._core
+        now = self._now()
+        if not core.try_acquire(now):
+            raise core.rejection(now)
+
+    def on_success(self, duration: float) -> None:
+        """Report a permitted call that succeeded after ``duration`` seconds."""
+        self._core.on_success(duration, self._now())
+
+    def on_error(self, duration: float, exc: BaseException) -> None:
+        """Report a permitted call that raised ``exc`` after ``duration`` seconds."""
+        self._core.on_error(duration, exc, self._now())
+
+    def on_result(self, duration: float, result: object) -> None:
+        """Report a permitted call that returned ``result`` after ``duration`` seconds."""
+        self._core.on_result(duration, result, self._now())
+
+    def describe(self) -> dict[str, Any]:
+        """Return kind, name and options (JSON-friendly)."""
+        o = self.options
+        window = o.window
+        return {
+            "kind": "CircuitBreaker",
+            "name": self.name,
+            "failure_rate": o.failure_rate,
+            "slow_rate": o.slow_rate,
+            "slow_call": o.slow_call,
+            "window": (
+                {"type": "count", "size": window.size}
+                if isinstance(window, CountWindow)
+                else {"type": "time", "seconds": window.seconds}
+            ),
+            "min_calls": o.min_calls,
+            "half_open_calls": o.half_open_calls,
+            "open_for": o.open_for if not callable(o.open_for) else _label(o.open_for),
+            "record": [t.__name__ for t in o.record],
+            "ignore": [t.__name__ for t in o.ignore],
+            "record_result": o.record_result is not None,
+            "max_half_open_wait": o.max_half_open_wait,
+        }
+
+    def __repr__(self) -> str:
+        return f"CircuitBreaker(name={self.name!r}, state={self._core.state.value!r})"
+
+
+__all__ = [
+    "CircuitBreaker",
+    "CircuitBreakerOptions",
+    "CircuitMetrics",
+    "CircuitState",
+    "CountWindow",
+    "TimeWindow",
+]

@@ -1,0 +1,397 @@
+"""RateLimiter: admit requests at a rate, per key, with an optional bounded wait.
+
+The decision core lives in the backend (one atomic call per decision, no I/O in
+the in-memory one); this module validates options, turns them into the backend's
+integer parameters, and drives the waits: ``acquire`` and ``aacquire`` differ only
+in how they sleep.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal, NoReturn
+
+from reliant._core import validate
+from reliant._core.clock import Clock
+from reliant._core.deadline import bounded_wait
+from reliant._core.events import BUS
+from reliant._core.policy import Args, Kwargs, Policy
+from reliant.exceptions import RateLimitedError
+from reliant.resilience.ratelimit.backend import Decision, RateLimitBackend
+from reliant.resilience.ratelimit.memory import DEFAULT_MAX_KEYS, MemoryBackend
+
+Algorithm = Literal["gcra", "token_bucket", "sliding_window"]
+ALGORITHMS: tuple[Algorithm, ...] = ("gcra", "token_bucket", "sliding_window")
+#: Chooses the partition of a ``call``/``acall`` from its ``(args, kwargs)``.
+KeyFunc = Callable[[Args, Kwargs], str]
+
+DEFAULT_PER = 1.0
+DEFAULT_MAX_WAIT = 0.0
+#: Highest rate the µs arithmetic can express: one request per microsecond.
+MAX_RATE_PER_SECOND = 1_000_000
+
+_US = 1_000_000
+_INF = math.inf
+_ONE = 1  # the default cost; an identity test skips validating it
+
+
+def default_burst(rate: float) -> int:
+    """The burst used when none is given: one ``per``-window of requests, at least 1."""
+    return max(1, math.ceil(rate))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RateLimiterOptions:
+    """Validated options of a :class:`RateLimiter`.
+
+    ``burst`` is resolved to :func:`default_burst` for GCRA and token bucket and is
+    ``None`` for the sliding window; ``max_keys`` is ``None`` when the limiter uses a
+    backend it was given.
+    """
+
+    algorithm: Algorithm = "gcra"
+    rate: float
+    per: float = DEFAULT_PER
+    burst: int | None = None
+    max_wait: float = DEFAULT_MAX_WAIT
+    max_keys: int | None = DEFAULT_MAX_KEYS
+
+    def __post_init__(self) -> None:
+        validate.one_of("RateLimiter", "algorithm", self.algorithm, ALGORITHMS)
+        owner = f"RateLimiter.{self.algorithm}"
+        rate = validate.positive(owner, "rate", self.rate)
+        per = validate.positive(owner, "per", self.per)
+        if self.algorithm == "sliding_window":
+            if rate != int(rate):
+                raise ValueError(f"{owner}: rate must be a whole number >= 1, got {self.rate!r}")
+            if self.burst is not None:
+                raise ValueError(
+                    f"{owner}: burst must be None (the window admits `rate` per `per`), "
+                    f"got {self.burst!r}"
+                )
+            if round(per * _US) < 1:
+                raise ValueError(f"{owner}: per must be >= 1e-06 seconds, got {self.per!r}")
+        else:
+            if rate / per > MAX_RATE_PER_SECOND:
+                raise ValueError(
+                    f"{owner}: rate / per must be <= {MAX_RATE_PER_SECOND} per second "
+                    f"(decisions count whole microseconds), got {self.rate!r} / {self.per!r}"
+                )
+            burst = default_burst(rate) if self.burst is None else self.burst
+            object.__setattr__(self, "burst", validate.integer(owner, "burst", burst))
+        validate.non_negative(owner, "max_wait", self.max_wait, finite=False)
+        if self.max_keys is not None:
+            validate.integer(owner, "max_keys", self.max_keys)
+
+
+class RateLimiter(Policy):
+    """Admit requests at ``rate`` per ``per`` seconds, separately for each key.
+
+    Build one with :meth:`gcra`, :meth:`token_bucket` or :meth:`sliding_window`.
+
+    Args:
+        algorithm: ``"gcra"``, ``"token_bucket"`` or ``"sliding_window"``.
+        rate: requests per ``per`` seconds (> 0; a whole number for the window).
+        per: the period of ``rate``, seconds (> 0).
+        burst: requests admitted at once from idle (GCRA, token bucket capacity),
+            default ``ceil(rate)``.
+        backend: where per-key state lives; a private :class:`MemoryBackend` by default.
+        max_wait: seconds ``acquire``/``call`` may wait for admission (default 0: reject
+            at once); ``math.inf`` waits as long as it takes.
+        max_keys: key bound of the private memory backend (default 100 000).
+        key: ``(args, kwargs) -> str`` choosing the partition of ``call``/``acall``;
+            without it they all share the key ``""``.
+        name: the policy's name in events, errors and shared-backend keys.
+        clock: the time source; defaults to the memory backend's clock.
+
+    Raises:
+        ValueError: on an invalid option, naming it and its accepted range.
+    """
+
+    __slots__ = ("_a", "_aop", "_b", "_key", "_now", "_op", "_prefix", "backend", "options")
+
+    _op: Callable[[str, int, int, int], Decision]
+    _aop: Callable[[str, int, int, int], Awaitable[Decision]]
+
+    def __init__(
+        self,
+        *,
+        algorithm: Algorithm = "gcra",
+        rate: float,
+        per: float = DEFAULT_PER,
+        burst: int | None = None,
+        backend: RateLimitBackend | None = None,
+        max_wait: float = DEFAULT_MAX_WAIT,
+        max_keys: int | None = None,
+        key: KeyFunc | None = None,
+        name: str = "",
+        clock: Clock | None = None,
+    ) -> None:
+        owner = f"RateLimiter.{algorithm}"
+        if backend is not None and max_keys is not None:
+            raise ValueError(
+                f"{owner}: max_keys must be None when a backend is given "
+                f"(bound the backend itself), got {max_keys!r}"
+            )
+        if backend is not None and not isinstance(backend, RateLimitBackend):
+            raise ValueError(f"{owner}: backend must be a RateLimitBackend, got {backend!r}")
+        if isinstance(backend, MemoryBackend):
+            if clock is None:
+                clock = backend.clock
+            elif clock is not backend.clock:
+                raise ValueError(
+                    f"{owner}: clock must be the memory backend's clock, got {clock!r}"
+                )
+        if key is not None and not callable(key):
+            raise ValueError(f"{owner}: key must be a callable (args, kwargs) -> str, got {key!r}")
+        super().__init__(name=name, clock=clock)
+        self.options = RateLimiterOptions(
+            algorithm=algorithm,
+            rate=rate,
+            per=per,
+            burst=burst,
+            max_wait=max_wait,
+            max_keys=(DEFAULT_MAX_KEYS if max_keys is None else max_keys)
+            if backend is None
+            else None,
+        )
+        if backend is None:
+            assert self.options.max_keys is not None
+            backend = MemoryBackend(max_keys=self.options.max_keys, clock=self.clock)
+            self._prefix = ""  # a private table needs no namespace
+        else:
+            self._prefix = self.name + ":"
+        self.backend: RateLimitBackend = backend
+        self._key = key
+        self._now = self.clock.now
+        o = self.options
+        if o.algorithm == "sliding_window":
+            self._a, self._b = int(o.rate), round(o.per * _US)
+            self._op, self._aop = backend.sliding_window, backend.asliding_window
+        else:
+            assert o.burst is not None
+            # Round T up (to the µs) so quantisation never admits above the rate; round()
+            # first absorbs float noise such as 0.3 * 1e6 / 3 = 100000.00000000001.
+            emission = math.ceil(round(o.per * _US / o.rate, 6))
+            if o.algorithm == "gcra":
+                self._a, self._b = emission, emission * o.burst
+                self._op, self._aop = backend.gcra, backend.agcra
+            else:
+                self._a, self._b = emission, o.burst
+                self._op, self._aop = backend.token_bucket, backend.atoken_bucket
+
+    # -- constructors -----------------------------------------------------------------
+
+    @classmethod
+    def gcra(
+        cls,
+        *,
+        rate: float,
+        per: float = DEFAULT_PER,
+        burst: int | None = None,
+        backend: RateLimitBackend | None = None,
+        max_wait: float = DEFAULT_MAX_WAIT,
+        max_keys: int | None = None,
+        key: KeyFunc | None = None,
+        name: str = "",
+        clock: Clock | None = None,
+    ) -> RateLimiter:
+        """A GCRA limiter: ``rate`` per ``per`` seconds, ``burst`` at once from idle."""
+        return cls(
+            algorithm="gcra", rate=rate, per=per, burst=burst, backend=backend,
+            max_wait=max_wait, max_keys=max_keys, key=key, name=name, clock=clock,
+        )  # fmt: skip
+
+    @classmethod
+    def token_bucket(
+        cls,
+        *,
+        rate: float,
+        per: float = DEFAULT_PER,
+        burst: int | None = None,
+        backend: RateLimitBackend | None = None,
+        max_wait: float = DEFAULT_MAX_WAIT,
+        max_keys: int | None = None,
+        key: KeyFunc | None = None,
+        name: str = "",
+        clock: Clock | None = None,
+    ) -> RateLimiter:
+        """A token bucket of capacity ``burst``, refilled at ``rate`` per ``per`` seconds."""
+        return cls(
+            algorithm="token_bucket", rate=rate, per=per, burst=burst, backend=backend,
+            max_wait=max_wait, max_keys=max_keys, key=key, name=name, clock=clock,
+        )  # fmt: skip
+
+    @classmethod
+    def sliding_window(
+        cls,
+        *,
+        rate: float,
+        per: float = DEFAULT_PER,
+        backend: RateLimitBackend | None = None,
+        max_wait: float = DEFAULT_MAX_WAIT,
+        max_keys: int | None = None,
+        key: KeyFunc | None = None,
+        name: str = "",
+        clock: Clock | None = None,
+    ) -> RateLimiter:
+        """A sliding-window counter: ``rate`` requests per ``per``-second window."""
+        return cls(
+            algorithm="sliding_window", rate=rate, per=per, backend=backend,
+            max_wait=max_wait, max_keys=max_keys, key=key, name=name, clock=clock,
+        )  # fmt: skip
+
+    # -- decisions --------------------------------------------------------------------
+
+    def _bad_cost(self, cost: object) -> NoReturn:
+        raise ValueError(f"RateLimiter: cost must be an integer >= 0, got {cost!r}")
+
+    def _bad_key(self, key: object) -> NoReturn:
+        raise TypeError(f"RateLimiter: key must be a string, got {key!r}") from None
+
+    def _emit(self, key: str, decision: Decision) -> None:
+        kind = "rate_limiter.allowed" if decision.allowed else "rate_limiter.rejected"
+        attributes = {
+            "key": key,
+            "remaining": decision.remaining,
+            "retry_after": decision.retry_after,
+        }
+        BUS.emit(kind, self.name, self._now(), attributes)
+
+    def _rejected(self, key: str, cost: int, decision: Decision) -> RateLimitedError:
+        if BUS.active:
+            self._emit(key, decision)
+        if decision.retry_after == _INF:
+            reason = f"cost {cost} exceeds the burst and can never be admitted"
+        else:
+            reason = f"retry after {decision.retry_after:.6g}s"
+        return RateLimitedError(
+            f"{self.name}: rate limit exceeded for key {key!r}; {reason}",
+            policy=self.name,
+            retry_after=decision.retry_after,
+        )
+
+    def _deadline(self, max_wait: float | None) -> float:
+        """The absolute clock time after which a denied caller stops waiting."""
+        if max_wait is None:
+            wait = self.options.max_wait
+        else:
+            wait = validate.non_negative("RateLimiter.acquire", "max_wait", max_wait, finite=False)
+        return self._now() + bounded_wait(wait, self.clock)
+
+    def _next_sleep(self, key: str, cost: int, decision: Decision, deadline: float) -> float:
+        """Return how long to sleep before deciding again, or raise if that is too long."""
+        retry_after = decision.retry_after
+        if retry_after == _INF or retry_after > deadline - self._now():
+            raise self._rejected(key, cost, decision)
+        return retry_after
+
+    def try_acquire(self, key: str = "", cost: int = 1) -> Decision:
+        """Take ``cost`` from ``key``'s allowance if it is there; never wait.
+
+        Args:
+            key: the partition (user, tenant, route…).
+            cost: requests to take (>= 0); 0 only reads the state.
+
+        Returns:
+            The :class:`Decision`; when denied nothing was taken.
+
+        Raises:
+            ValueError: if ``cost`` is not an integer >= 0.
+            TypeError: if ``key`` is not a string.
+        """
+        if cost is not _ONE and (cost.__class__ is not int or cost < 0):
+            self._bad_cost(cost)
+        try:
+            storage_key = self._prefix + key
+        except TypeError:
+            self._bad_key(key)
+        decision = self._op(storage_key, self._a, self._b, cost)
+        if BUS.active:
+            self._emit(key, decision)
+        return decision
+
+    def acquire(self, key: str = "", cost: int = 1, max_wait: float | None = None) -> Decision:
+        """Take ``cost`` from ``key``'s allowance, sleeping on the clock until it is there.
+
+        Args:
+            key: the partition.
+            cost: requests to take (>= 0).
+            max_wait: seconds to wait at most; the limiter's ``max_wait`` by default.
+                A current deadline (``reliant.Timeout``) shortens it.
+
+        Returns:
+            The admitting :class:`Decision`.
+
+        Raises:
+            RateLimitedError: when admission would come later than the wait allows
+                (checked before sleeping: a hopeless wait fails at once).
+        """
+        if cost is not _ONE and (cost.__class__ is not int or cost < 0):
+            self._bad_cost(cost)
+        try:
+            storage_key = self._prefix + key
+        except TypeError:
+            self._bad_key(key)
+        decision = self._op(storage_key, self._a, self._b, cost)
+        if not decision.allowed:
+            deadline = self._deadline(max_wait)
+            sleep = self.clock.sleep
+            while not decision.allowed:
+                sleep(self._next_sleep(key, cost, decision, deadline))
+                decision = self._op(storage_key, self._a, self._b, cost)
+        if BUS.active:
+            self._emit(key, decision)
+        return decision
+
+    async def aacquire(
+        self, key: str = "", cost: int = 1, max_wait: float | None = None
+    ) -> Decision:
+        """Async :meth:`acquire`: the same decisions, sleeping with ``clock.asleep``."""
+        if cost is not _ONE and (cost.__class__ is not int or cost < 0):
+            self._bad_cost(cost)
+        try:
+            storage_key = self._prefix + key
+        except TypeError:
+            self._bad_key(key)
+        decision = await self._aop(storage_key, self._a, self._b, cost)
+        if not decision.allowed:
+            deadline = self._deadline(max_wait)
+            asleep = self.clock.asleep
+            while not decision.allowed:
+                await asleep(self._next_sleep(key, cost, decision, deadline))
+                decision = await self._aop(storage_key, self._a, self._b, cost)
+        if BUS.active:
+            self._emit(key, decision)
+        return decision
+
+    # -- policy drivers ---------------------------------------------------------------
+
+    def _run(self, fn: Callable[..., Any], args: Args, kwargs: Kwargs) -> Any:
+        self.acquire("" if self._key is None else self._key(args, kwargs))
+        return fn(*args, **kwargs)
+
+    async def _arun(self, fn: Callable[..., Awaitable[Any]], args: Args, kwargs: Kwargs) -> Any:
+        await self.aacquire("" if self._key is None else self._key(args, kwargs))
+        return await fn(*args, **kwargs)
+
+    def describe(self) -> dict[str, Any]:
+        """Return kind, name, options and the backend's type."""
+        o = self.options
+        return {
+            "kind": "RateLimiter",
+            "name": self.name,
+            "algorithm": o.algorithm,
+            "rate": o.rate,
+            "per": o.per,
+            "burst": o.burst,
+            "max_wait": o.max_wait,
+            "max_keys": o.max_keys,
+            "backend": type(self.backend).__name__,
+        }
+
+    def __repr__(self) -> str:
+        o = self.options
+        return f"RateLimiter.{o.algorithm}(rate={o.rate!r}, per={o.per!r}, name={self.name!r})"
