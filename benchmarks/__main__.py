@@ -5,12 +5,22 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import platform
 import sys
 import time
 from collections.abc import Callable
 
-from benchmarks import breaker, concurrency, imports, limiter, pipeline, retry
+from benchmarks import (
+    breaker,
+    concurrency,
+    document,
+    imports,
+    limiter,
+    memory,
+    pipeline,
+    retry,
+)
 from benchmarks.harness import Config, Section, as_json, peak_rss_mib, render_markdown, render_text
 
 SECTIONS: dict[str, Callable[[Config], Section]] = {
@@ -19,6 +29,7 @@ SECTIONS: dict[str, Callable[[Config], Section]] = {
     "limiter": limiter.run,
     "pipeline": pipeline.run,
     "concurrency": concurrency.run,
+    "memory": memory.run,
     "imports": imports.run,
 }
 
@@ -37,8 +48,6 @@ def cpu_model() -> str:
 
 def machine() -> list[str]:
     """Lines describing where and when the run happened."""
-    import os
-
     return [
         f"date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
         f"machine: {os.cpu_count()} cores, {cpu_model()}, {platform.system()} {platform.release()}",
@@ -76,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         json.dump({"machine": machine(), "sections": as_json(sections)}, sys.stdout, indent=1)
         print()
     elif args.markdown:
-        print(render_markdown(sections))
+        print(document.HEAD)
+        print(document.results_head(machine(), cfg.quick))
+        print(render_markdown(sections).rstrip())
     failed = [t for s in sections for t in s.targets if t.passed is False]
     if not (args.markdown or args.json):
         print("\n".join(machine()))

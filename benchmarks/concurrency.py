@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from benchmarks import breaker
-from benchmarks.harness import Config, Row, Section, Table, below_target, peak_rss_mib
+from benchmarks.harness import Config, Row, Section, Table, below_target, peak_rss_mib, why
 
 TITLE = "Concurrency — 20 callers × one 50 ms call through one breaker"
 
@@ -65,11 +65,8 @@ def _row(
         fn = wrap(target)
         row.value = statistics.median(wall(fn) for _ in range(runs))
     except Exception as exc:
-        row.note = (
-            f"not installed ({exc.name})"
-            if isinstance(exc, ImportError)
-            else f"failed: {type(exc).__name__}: {exc}"
-        )
+        row.note = why(exc)
+        return row
     row.extras["peak RSS MiB"] = peak_rss_mib()
     return row
 

@@ -1,11 +1,12 @@
 """A tiny benchmark harness: time cases, compare them with reliant, render tables.
 
 A *case* is a library's way of doing one thing (a retrying call, a breaker-guarded
-call, a limiter decision). Its ``make`` builds the callable once; the harness warms it
-up, picks a call count so one repeat lasts about ``Config.repeat_seconds``, then times
-``Config.repeats`` repeats of that many calls with the garbage collector off and keeps
-the median. Every table has one reference row (reliant); ``ratio`` is the row's figure
-divided by the reference's, so ``ratio > 1`` means the peer costs more.
+call, a limiter decision). Its ``make`` builds the callable once; the harness checks
+one result, warms it up while picking a call count so that one repeat lasts about
+``Config.repeat_seconds``, then times ``Config.repeats`` repeats of that many calls with
+the garbage collector off, interleaving the cases of a table round by round, and keeps
+each case's median. Every table has one reference row (reliant); ``ratio`` is the row's
+figure divided by the reference's, so ``ratio > 1`` means the peer costs more.
 
 A case whose library is not installed, or whose ``make`` fails, still yields its row,
 with no figure and the reason in ``note``: every run produces every row.
@@ -184,7 +185,8 @@ def _build(case: Case) -> tuple[Any, Callable[[], None] | None]:
     return built, None
 
 
-def _why(exc: BaseException) -> str:
+def why(exc: BaseException) -> str:
+    """The note of a row that could not run."""
     if isinstance(exc, ImportError):
         return f"not installed ({exc.name or exc})"
     return f"failed: {type(exc).__name__}: {exc}"
@@ -223,72 +225,87 @@ def _calls(cfg: Config, per_call_ns: float) -> int:
     return max(cfg.min_calls, min(cfg.max_calls, wanted))
 
 
-def _median_us(samples: Iterable[tuple[int, int]]) -> float:
-    return statistics.median(ns / calls / 1000 for ns, calls in samples)
+class _Timed:
+    """One case being timed: its callable, its event loop if async, and its call count."""
 
+    def __init__(self, cfg: Config, case: Case, fn: Any, is_async: bool) -> None:
+        self.fn = fn
+        self.runner = asyncio.Runner() if is_async else None
+        self.samples: list[float] = []
+        try:
+            result = self._once(fn) if self.runner is not None else fn()
+            if not case.check(result):
+                raise AssertionError(f"unexpected result {result!r}")
+            probe = cfg.min_calls
+            self.calls = _calls(cfg, self._loop(probe) / probe)  # the warm-up calibrates
+        except BaseException:
+            self.close()
+            raise
 
-def time_sync(cfg: Config, fn: Callable[[], Any]) -> float:
-    """Median µs per call of ``fn()`` over ``cfg.repeats`` repeats, after a warm-up."""
-    probe = cfg.min_calls
-    per_call = _sync_loop(fn, probe) / probe  # the warm-up doubles as calibration
-    calls = _calls(cfg, per_call)
-    return _median_us((_sync_loop(fn, calls), calls) for _ in range(cfg.repeats))
+    def _once(self, fn: Callable[[], Awaitable[Any]]) -> Any:
+        async def once() -> Any:
+            return await fn()
 
+        assert self.runner is not None
+        return self.runner.run(once())
 
-def time_async(cfg: Config, fn: Callable[[], Awaitable[Any]]) -> float:
-    """Median µs per ``await fn()``, all repeats on one fresh event loop."""
-    with asyncio.Runner() as runner:
-        probe = cfg.min_calls
-        per_call = runner.run(_async_loop(fn, probe)) / probe
-        calls = _calls(cfg, per_call)
-        samples = [(runner.run(_async_loop(fn, calls)), calls) for _ in range(cfg.repeats)]
-    return _median_us(samples)
+    def _loop(self, calls: int) -> int:
+        if self.runner is None:
+            return _sync_loop(self.fn, calls)
+        return self.runner.run(_async_loop(self.fn, calls))
 
+    def repeat(self) -> None:
+        """Time one repeat and keep its µs per call."""
+        self.samples.append(self._loop(self.calls) / self.calls / 1000)
 
-def _checked_sync(case: Case, fn: Callable[[], Any]) -> None:
-    result = fn()
-    if not case.check(result):
-        raise AssertionError(f"unexpected result {result!r}")
-
-
-def _checked_async(case: Case, fn: Callable[[], Awaitable[Any]]) -> None:
-    async def once() -> Any:
-        return await fn()
-
-    result = asyncio.run(once())
-    if not case.check(result):
-        raise AssertionError(f"unexpected result {result!r}")
-
-
-def measure(cfg: Config, case: Case, *, is_async: bool) -> Row:
-    """Build ``case``, check one call, time it, and return its row."""
-    row = Row(case.library, reference=case.reference)
-    try:
-        fn, close = _build(case)
-    except Exception as exc:
-        row.note = _why(exc)
-        return row
-    try:
-        if is_async:
-            _checked_async(case, fn)
-            row.value = time_async(cfg, fn)
-        else:
-            _checked_sync(case, fn)
-            row.value = time_sync(cfg, fn)
-    except Exception as exc:
-        row.note = _why(exc)
-    finally:
-        if close is not None:
-            close()
-    row.extras["peak RSS MiB"] = peak_rss_mib()
-    return row
+    def close(self) -> None:
+        """Close the event loop, if any."""
+        if self.runner is not None:
+            self.runner.close()
 
 
 def table(
     cfg: Config, title: str, cases: Iterable[Case], *, is_async: bool, unit: str = "µs/call"
 ) -> Table:
-    """Measure every case into one table and fill in the ratios."""
-    result = Table(title, unit, [measure(cfg, c, is_async=is_async) for c in cases])
+    """Measure every case into one table and fill in the ratios.
+
+    Repeats are interleaved — one repeat of every case, then the next round — so
+    that a change of load on a shared machine falls on all rows alike. A row's peak
+    RSS is read after its first repeat, the only one not interleaved with the others.
+    """
+    rows: list[Row] = []
+    timed: list[tuple[Row, _Timed]] = []
+    closers: list[Callable[[], None]] = []
+    for case in cases:
+        row = Row(case.library, reference=case.reference)
+        rows.append(row)
+        try:
+            fn, close = _build(case)
+        except Exception as exc:
+            row.note = why(exc)
+            continue
+        if close is not None:
+            closers.append(close)
+        try:
+            t = _Timed(cfg, case, fn, is_async)
+            t.repeat()
+        except Exception as exc:
+            row.note = why(exc)
+            continue
+        row.extras["peak RSS MiB"] = peak_rss_mib()
+        timed.append((row, t))
+    try:
+        for _ in range(cfg.repeats - 1):
+            for row, t in timed:
+                t.repeat()
+        for row, t in timed:
+            row.value = statistics.median(t.samples)
+    finally:
+        for _, t in timed:
+            t.close()
+        for close in closers:
+            close()
+    result = Table(title, unit, rows)
     result.fill_ratios()
     return result
 

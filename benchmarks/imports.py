@@ -14,7 +14,7 @@ import statistics
 import subprocess
 import sys
 
-from benchmarks.harness import Config, Row, Section, Table, below_target, peak_rss_mib
+from benchmarks.harness import Config, Row, Section, Table, below_target, peak_rss_mib, why
 
 TITLE = "Import cost — fresh interpreter, python -X importtime"
 
@@ -110,11 +110,7 @@ def _row(label: str, statement: str, package: str, runs: int) -> Row:
             _once(statement, package)  # warm the bytecode cache
         samples = [_once(statement, package) for _ in range(runs)]
     except Exception as exc:
-        row.note = (
-            f"not installed ({exc.name})"
-            if isinstance(exc, ImportError)
-            else f"failed: {type(exc).__name__}: {exc}"
-        )
+        row.note = why(exc)
         return row
     row.value = statistics.median(ms for ms, _, _ in samples)
     row.extras["RSS added MiB"] = statistics.median(mib for _, mib, _ in samples)

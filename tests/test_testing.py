@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from reliant import testing
@@ -12,10 +14,10 @@ from reliant.testing import capture_events, is_testing, set_testing
 
 
 @pytest.fixture(autouse=True)
-def _reset_testing_mode() -> object:
+def _reset_testing_mode() -> Iterator[None]:
     """Leave the process-wide switch as it was found."""
     enabled, attempts = TESTING.enabled, TESTING.attempts
-    yield None
+    yield
     TESTING.enabled, TESTING.attempts = enabled, attempts
 
 

@@ -102,6 +102,11 @@ def test_formats_short_human_forms(seconds: float, text: str) -> None:
     assert text == format_duration(seconds)
 
 
+def test_format_of_infinity() -> None:
+    """An unbounded duration formats as 'inf'."""
+    assert "inf" == format_duration(math.inf)
+
+
 def test_format_of_a_large_value_has_no_exponent() -> None:
     """Values that %g would print with an exponent still read back."""
     text = format_duration(1e20)

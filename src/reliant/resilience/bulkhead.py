@@ -151,7 +151,6 @@ class Bulkhead(Policy):
             else:
                 waiter = _ThreadWaiter()
                 self._waiters.append(waiter)
-                start = self.clock.now()
         if waiter is None:
             raise self._reject(0.0)
         waiter.lock.acquire(timeout=wait)
@@ -159,7 +158,7 @@ class Bulkhead(Policy):
             if waiter.granted:  # possibly just after the wait ran out: keep it
                 return
             self._waiters.remove(waiter)
-        raise self._reject(self.clock.now() - start)
+        raise self._reject(wait)
 
     def _run(self, fn: Callable[..., Any], args: Args, kwargs: Kwargs) -> Any:
         self._acquire()
@@ -181,7 +180,6 @@ class Bulkhead(Policy):
             else:
                 future = asyncio.get_running_loop().create_future()
                 self._waiters.append(future)
-                start = self.clock.now()
         if future is None:
             raise self._reject(0.0)
         try:
@@ -201,7 +199,7 @@ class Bulkhead(Policy):
             if isinstance(exc, TimeoutError):
                 if granted:  # the slot arrived as the wait ran out: keep it
                     return
-                raise self._reject(self.clock.now() - start) from None
+                raise self._reject(wait) from None
             if granted:
                 self._release()  # cancelled with the slot in hand: pass it on
             raise

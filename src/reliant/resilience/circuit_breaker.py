@@ -438,7 +438,7 @@ class _BreakerCore:
         else:
             self._window = options.window.create(at)
             self._min_calls = self._closed_min
-            self._attempts = self._attempts + 1 if new is _FORCED_OPEN else 0
+            self._attempts = 0
             self._exceeded = 0
             self._not_permitted = 0
         self.state = new

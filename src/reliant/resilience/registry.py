@@ -37,9 +37,19 @@ DEFAULT_TIME_WINDOW = 60
 _UNEXPECTED = re.compile(r"unexpected keyword argument '(\w+)'")
 _MISSING = re.compile(r"missing \d+ required (?:keyword-only |positional )?arguments?: '(\w+)'")
 #: The shape of reliant._core.validate messages: "Owner: option must be ..., got ...".
-_BAD_OPTION = re.compile(r"^[\w.]+: (\w+) must be ")
+_BAD_OPTION = re.compile(r"^[^:\n]+: (\w+) must be ")
 #: Parameters the registry fills in itself, never listed as options.
 _INJECTED = frozenset({"clock", "rng"})
+
+
+def _options(spec: Mapping[Any, Any], path: str) -> dict[str, Any]:
+    """Copy a spec's options, refusing keys that cannot be keyword arguments of a policy."""
+    for key in spec:
+        if not isinstance(key, str):
+            raise ValueError(f"{path}: option names must be strings, got {key!r}")
+        if key in _INJECTED:
+            raise ValueError(f"{path}.{key}: set by the registry for every policy, not in a spec")
+    return dict(spec)
 
 
 def _construct(target: Callable[..., T], path: str, what: str, /, **options: Any) -> T:
@@ -147,7 +157,7 @@ def _backoff(spec: object, path: str) -> Backoff:
         raise ValueError(
             f"{path}: expected a mapping like {{kind: exponential, initial: 100ms}}, got {spec!r}"
         )
-    options = dict(spec)
+    options = _options(spec, path)
     kind = options.pop("kind", "exponential")
     if not isinstance(kind, str) or kind not in _BACKOFFS:
         raise ValueError(f"{path}.kind: expected one of {', '.join(_BACKOFFS)}, got {kind!r}")
@@ -193,7 +203,8 @@ def _build_breaker(options: dict[str, Any], path: str, ctx: _Context) -> Policy:
 
     window = options.get("window")
     if isinstance(window, Mapping):
-        w, where = dict(window), f"{path}.window"
+        where = f"{path}.window"
+        w = _options(window, where)
         kind = w.pop("kind", "count")
         if kind == "count":
             w.setdefault("size", DEFAULT_COUNT_WINDOW)
@@ -320,7 +331,7 @@ def build_budget(spec: Spec, path: str = "budget", clock: Clock | None = None) -
         raise ValueError(
             f"{path}: expected a mapping like {{ratio: 0.2, min_per_second: 10}}, got {spec!r}"
         )
-    options = dict(spec)
+    options = _options(spec, path)
     _duration(options, "window", path)
     return _construct(RetryBudget, path, "retry budget", **options, clock=clock)
 
@@ -330,7 +341,7 @@ def _build(spec: object, path: str, ctx: _Context) -> Policy:
         return spec
     if not isinstance(spec, Mapping):
         raise ValueError(f"{path}: expected a mapping with a 'kind', got {spec!r}")
-    options = dict(spec)
+    options = _options(spec, path)
     kind = options.pop("kind", None)
     if not isinstance(kind, str) or kind not in _BUILDERS:
         raise ValueError(f"{path}.kind: expected one of {', '.join(KINDS)}, got {kind!r}")
@@ -343,14 +354,14 @@ def _build(spec: object, path: str, ctx: _Context) -> Policy:
 
 
 def build_policy(
-    spec: Spec,
+    spec: Spec | Policy,
     *,
     clock: Clock | None = None,
     rng: random.Random | None = None,
     budgets: Mapping[str, RetryBudget] | None = None,
     path: str = "policy",
 ) -> Policy:
-    """Build one policy from ``{"kind": ..., **options}``.
+    """Build one policy from ``{"kind": ..., **options}`` (a policy object passes through).
 
     Raises:
         ValueError: naming the option path, for an unknown kind or a bad option.
@@ -359,14 +370,14 @@ def build_policy(
 
 
 def build_pipeline(
-    specs: Sequence[Spec],
+    specs: Sequence[Spec | Policy],
     *,
     name: str = "",
     clock: Clock | None = None,
     rng: random.Random | None = None,
     budgets: Mapping[str, RetryBudget] | None = None,
 ) -> Pipeline:
-    """Build a :class:`Pipeline` from policy specs, outermost first."""
+    """Build a :class:`Pipeline` from policy specs (or policy objects), outermost first."""
     prefix = f"pipeline {name!r}" if name else "pipeline"
     given: object = specs  # plain data from YAML: check it whatever the annotation says
     if isinstance(given, str | bytes) or not isinstance(given, Sequence):

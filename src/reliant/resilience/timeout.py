@@ -21,7 +21,7 @@ from typing import Any
 
 from reliant._core import validate
 from reliant._core.clock import Clock
-from reliant._core.deadline import pop, push
+from reliant._core.deadline import bounded_wait, pop, push
 from reliant._core.events import BUS
 from reliant._core.policy import Args, Kwargs, Policy
 from reliant.exceptions import TimeoutExceeded
@@ -116,12 +116,12 @@ class Timeout(Policy):
         return result
 
     def _run_hard(self, fn: Callable[..., Any], args: Args, kwargs: Kwargs) -> Any:
+        budget = bounded_wait(self._seconds, self.clock)  # an inherited deadline may cut it
         start = self._now()
-        token, deadline = push(self._seconds, self.clock, now=start)
+        token, _ = push(self._seconds, self.clock, now=start)
         try:
-            budget = deadline - start
-            if budget <= 0:  # an inherited deadline has already passed
-                raise self._exceeded(max(0.0, budget))
+            if budget <= 0:  # the inherited deadline has already passed
+                raise self._exceeded(0.0)
             # Copied inside the scope so that the worker sees the deadline too.
             ctx = contextvars.copy_context()
             future = _hard_executor().submit(ctx.run, fn, *args, **kwargs)

@@ -128,7 +128,7 @@ class CountRing:
         """Write ``n`` :data:`OK` codes after the head, in at most two slice writes."""
         size = self._size
         start = (self._head + 1) % size
-        self._head = (self._head + n) % size
+        self._head = (self._head + n + 1) % size
         if n >= size:
             self._ring[:] = _OKS * size
             self.calls = size

@@ -38,11 +38,15 @@ def write_chart(report: SimulationReport, path: str | Path) -> Path:
     """
     try:
         from matplotlib.figure import Figure
-        from matplotlib.ticker import FuncFormatter, MultipleLocator, PercentFormatter
+        from matplotlib.ticker import (
+            FuncFormatter,
+            LogLocator,
+            MultipleLocator,
+            NullFormatter,
+            PercentFormatter,
+        )
     except ImportError:
-        raise ChartUnavailable(
-            "the chart needs matplotlib: pip install 'reliant[chart]'"
-        ) from None
+        raise ChartUnavailable("the chart needs matplotlib: pip install 'reliant[chart]'") from None
     scenario = report.scenario
     with_breakers = any(c.breaker_open is not None for c in report.candidates)
     ratios = [3, 3, 2, 1] if with_breakers else [3, 3, 2]
@@ -63,9 +67,13 @@ def write_chart(report: SimulationReport, path: str | Path) -> Path:
     success.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     success.set_ylim(-0.02, 1.04)
     latency.set_ylabel("latency p99")
-    p99s = [b.latency_p99 for c in report.candidates for b in c.timeline if b.latency_p99 is not None]
+    p99s = [
+        b.latency_p99 for c in report.candidates for b in c.timeline if b.latency_p99 is not None
+    ]
     if p99s and min(p99s) > 0 and max(p99s) / min(p99s) > 50:
         latency.set_yscale("log")
+        latency.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        latency.yaxis.set_minor_formatter(NullFormatter())
     else:
         latency.set_ylim(bottom=0)
     latency.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _seconds(v)))
@@ -81,7 +89,8 @@ def write_chart(report: SimulationReport, path: str | Path) -> Path:
     bottom.xaxis.set_major_locator(MultipleLocator(_tick_step(scenario.duration)))
     bottom.xaxis.set_major_formatter(FuncFormatter(lambda v, _: format_time(v) if v > 0 else "0"))
     bottom.set_xlabel(
-        f"time (buckets of {format_time(scenario.bucket)}; a request counts in the bucket it arrived in)"
+        f"time (buckets of {format_time(scenario.bucket)}; "
+        "a request counts in the bucket it arrived in)"
     )
     for axis in axes:
         _shade_incidents(axis, report)
@@ -89,7 +98,9 @@ def write_chart(report: SimulationReport, path: str | Path) -> Path:
         axis.spines[["top", "right"]].set_visible(False)
     _label_incidents(success, report)
     handles, labels = success.get_legend_handles_labels()
-    figure.legend(handles, labels, loc="outside lower center", ncols=min(3, len(labels)), fontsize=9)
+    figure.legend(
+        handles, labels, loc="outside lower center", ncols=min(3, len(labels)), fontsize=9
+    )
     out = Path(path)
     figure.savefig(out, format="png")
     return out
@@ -118,7 +129,8 @@ def _plot(axes: Any, candidate: CandidateResult, bucket: float, colour: str) -> 
     step(axes[2], [b.attempts / bucket for b in timeline])
     if candidate.breaker_open is not None:
         share = [b.breaker_open / bucket for b in timeline]
-        axes[3].fill_between(xs, [*share, share[-1]], step="post", alpha=0.45, color=colour, lw=0)
+        step(axes[3], share)
+        axes[3].fill_between(xs, [*share, share[-1]], step="post", alpha=0.15, color=colour, lw=0)
 
 
 def _tick_step(duration: float) -> float:
@@ -146,14 +158,18 @@ def _label_incidents(axis: Any, report: SimulationReport) -> None:
     for incident in report.scenario.dependency.incidents:
         axis.annotate(
             incident.label,
-            xy=((incident.start + incident.end) / 2, 1.0),
+            xy=((incident.start + incident.end) / 2, 0.5),
             xycoords=("data", "axes fraction"),
-            xytext=(0, -4),
-            textcoords="offset points",
             ha="center",
-            va="top",
+            va="center",
             fontsize=9,
             color=_INCIDENT_COLOUR,
+            bbox={
+                "boxstyle": "round,pad=0.3",
+                "fc": "white",
+                "ec": _INCIDENT_COLOUR,
+                "alpha": 0.85,
+            },
         )
 
 

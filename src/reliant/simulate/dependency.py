@@ -90,7 +90,6 @@ class ScriptedDependency:
         clock: the virtual clock of the run (incidents are looked up by its time).
 
     Attributes:
-        calls: every attempt made on the dependency so far.
         call_times: the clock's reading at each attempt, in order.
         in_flight: calls the dependency is working on, including calls whose client
             gave up (a timeout cancels the client's wait, not the server's work).
@@ -110,10 +109,14 @@ class ScriptedDependency:
             self._regimes += [_incident_regime(incident, spec, base), base]
         self._capacity = spec.capacity.max_concurrent if spec.capacity else 0
         self._overload_fails = spec.capacity is not None and spec.capacity.overload == "fail"
-        self.calls = 0
         self.call_times: list[float] = []
         self.in_flight = 0
         self.peak_concurrency = 0
+
+    @property
+    def calls(self) -> int:
+        """Every attempt made on the dependency so far."""
+        return len(self.call_times)
 
     def regime_at(self, when: float) -> _Regime:
         """Return the behaviour in effect at ``when`` (incident windows are [start, end))."""
@@ -133,20 +136,18 @@ class ScriptedDependency:
             DependencyOverloaded: more calls in flight than the capacity allows.
         """
         now = self._now()
-        self.calls += 1
         self.call_times.append(now)
         regime = self.regime_at(now)
         # Draw both numbers on every attempt so the streams stay aligned across candidates.
         fails = stream.random() < regime.failure_rate
         latency = regime.latency(stream)
+        if self._overload_fails and self.in_flight >= self._capacity:
+            raise DependencyOverloaded("dependency overloaded: too many calls in flight")
         self.in_flight += 1
         if self.in_flight > self.peak_concurrency:
             self.peak_concurrency = self.in_flight
         if self._capacity and self.in_flight > self._capacity:
-            if self._overload_fails:
-                self.in_flight -= 1
-                raise DependencyOverloaded("dependency overloaded: too many calls in flight")
-            latency *= self.in_flight / self._capacity
+            latency *= self.in_flight / self._capacity  # overload: slow, a queue forms
         try:
             await asyncio.sleep(latency)
         except asyncio.CancelledError:

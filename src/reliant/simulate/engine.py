@@ -48,7 +48,9 @@ def name_specs(candidate: str, specs: Sequence[Mapping[str, Any]]) -> list[dict[
         kind = str(item.get("kind", "policy"))
         seen[kind] += 1
         if not item.get("name"):
-            item["name"] = f"{candidate}.{kind}" if seen[kind] == 1 else f"{candidate}.{kind}.{seen[kind]}"
+            item["name"] = (
+                f"{candidate}.{kind}" if seen[kind] == 1 else f"{candidate}.{kind}.{seen[kind]}"
+            )
         named.append(item)
     return named
 
@@ -115,7 +117,9 @@ def simulate(scenario: Scenario, *, seed: int | None = None) -> SimulationReport
     """
     seed = scenario.seed if seed is None else seed
     arrivals = arrival_times(scenario.traffic, scenario.duration, random.Random(seed))
-    records = [_Run(scenario, candidate, seed, arrivals).execute() for candidate in scenario.candidates]
+    records = [
+        _Run(scenario, candidate, seed, arrivals).execute() for candidate in scenario.candidates
+    ]
     return SimulationReport(
         scenario=scenario,
         seed=seed,

@@ -74,7 +74,10 @@ def load_yaml(model: type[Scenario], path: Path) -> Scenario:
     if data is None:
         raise ScenarioError(
             source,
-            [f"{source}: the file is empty; a scenario needs name, duration, traffic and candidates"],
+            [
+                f"{source}: the file is empty; a scenario needs name, duration, "
+                "traffic and candidates"
+            ],
         )
     if not isinstance(data, dict):
         raise ScenarioError(
@@ -119,14 +122,17 @@ def explain(
         source: the file name to start each message with.
         root: the YAML node tree of the file, to add line numbers.
     """
-    out: list[str] = []
+    found: list[tuple[int, str]] = []
     for err in exc.errors(include_url=False):
         for loc, message in _describe(err, model):
             line = _line_of(root, loc)
             where = f"{source}:{line}" if line else source
             path = render(loc)
-            out.append(f"{where}: {path}: {message}" if path else f"{where}: {message}")
-    return out
+            found.append(
+                (line or 0, f"{where}: {path}: {message}" if path else f"{where}: {message}")
+            )
+    # In file order, which is how a reader fixes them; sorted() keeps ties in pydantic's order.
+    return [message for _, message in sorted(found, key=lambda item: item[0])]
 
 
 def _describe(err: ErrorDetails, model: type[BaseModel]) -> Iterator[tuple[Loc, str]]:
@@ -154,6 +160,10 @@ def _describe(err: ErrorDetails, model: type[BaseModel]) -> Iterator[tuple[Loc, 
         if "pipeline" in loc:
             keys = " such as {kind: retry, attempts: 3}"
         yield loc, f"should be a mapping{keys}, got {_show(err['input'])}"
+    elif kind in {"too_short", "string_too_short"}:
+        least = (err.get("ctx") or {}).get("min_length", 1)
+        unit = "character" if kind == "string_too_short" else "entry"
+        yield loc, f"needs at least {least} {unit}{'' if least == 1 else 's'}"
     elif kind == "string_pattern_mismatch" and loc[-1] == "name":
         yield loc, f"use letters, digits, '_' and '-' only, got {_show(err['input'])}"
     else:
@@ -226,14 +236,20 @@ def _line_of(root: yaml.Node | None, loc: Loc) -> int | None:
     for part in loc:
         if isinstance(node, yaml.MappingNode):
             match = next(
-                ((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == part),
+                (
+                    (k, v)
+                    for k, v in node.value
+                    if isinstance(k, yaml.ScalarNode) and k.value == part
+                ),
                 None,
             )
             if match is None:
                 break
             line = match[0].start_mark.line + 1
             node = match[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
             node = node.value[part]
             line = node.start_mark.line + 1
         else:

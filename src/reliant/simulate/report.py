@@ -135,7 +135,9 @@ def summarise(record: RunRecord, scenario: Scenario) -> CandidateResult:
     last = slices - 1
     requests, succeeded, fallbacks, attempts = ([0] * slices for _ in range(4))
     latencies: list[list[float]] = [[] for _ in range(slices)]
-    for when, latency, outcome in zip(record.arrivals, record.latencies, record.outcomes, strict=True):
+    for when, latency, outcome in zip(
+        record.arrivals, record.latencies, record.outcomes, strict=True
+    ):
         b = min(int(when // width), last)
         requests[b] += 1
         succeeded[b] += outcome == SUCCEEDED

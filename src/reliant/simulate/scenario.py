@@ -8,6 +8,7 @@ file, the line, the key path and a hint (see :mod:`reliant.simulate.errors`).
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Mapping
@@ -19,7 +20,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from reliant._core.durations import parse_duration
 from reliant.simulate.errors import ScenarioProblems
 
-#: Length of one time-series bucket (report timeline and chart), seconds.
+#: Length of one time-series bucket (report timeline and chart), seconds; runs shorter
+#: than ten of them get ``duration / 10``.
 DEFAULT_BUCKET = 10.0
 #: Latency of the dependency when the scenario gives none, seconds.
 DEFAULT_LATENCY = 0.05
@@ -97,8 +99,11 @@ class Latency(_Model):
 
     @model_validator(mode="after")
     def _fields_match_distribution(self) -> Latency:
-        given_keys = {key for key in ("value", "min", "max", "mean", "median", "p99")
-                      if getattr(self, key) is not None}
+        given_keys = {
+            key
+            for key in ("value", "min", "max", "mean", "median", "p99")
+            if getattr(self, key) is not None
+        }
         if "distribution" not in self.model_fields_set and given_keys - {"value"}:
             guess = next(
                 (kind for kind, keys in _LATENCY_FIELDS.items() if given_keys <= set(keys)),
@@ -118,13 +123,14 @@ class Latency(_Model):
                 problems.append(
                     ((key,), f"not an option of {self.distribution} latency; e.g. {example}")
                 )
-        if not problems and self.distribution == "uniform" and self.max < self.min:  # type: ignore[operator]
-            problems.append((("max",), f"must be >= min ({format_time(self.min)})"))  # type: ignore[arg-type]
-        if not problems and self.distribution == "lognormal":
-            if self.median == 0:
+        low, high, median, p99 = self.min, self.max, self.median, self.p99
+        if not problems and low is not None and high is not None and high < low:
+            problems.append((("max",), f"must be >= min ({format_time(low)})"))
+        if not problems and median is not None and p99 is not None:
+            if median == 0:
                 problems.append((("median",), "must be > 0"))
-            elif self.p99 < self.median:  # type: ignore[operator]
-                problems.append((("p99",), f"must be >= median ({format_time(self.median)})"))  # type: ignore[arg-type]
+            elif p99 < median:
+                problems.append((("p99",), f"must be >= median ({format_time(median)})"))
         if problems:
             raise ScenarioProblems(problems)
         return self
@@ -228,7 +234,9 @@ class Candidate(_Model):
         return specs
 
 
-_REGISTRY_PATH = re.compile(r"^pipeline(?: '[^']*')?\[(\d+)\]((?:\.\w+|\[\d+\])*)(?: \((\w+)\))?: (.*)$", re.S)
+_REGISTRY_PATH = re.compile(
+    r"^pipeline(?: '[^']*')?\[(\d+)\]((?:\.\w+|\[\d+\])*)(?: \((\w+)\))?: (.*)$", re.S
+)
 
 
 def _registry_problem(message: str) -> tuple[tuple[str | int, ...], str]:
@@ -250,7 +258,8 @@ class Scenario(_Model):
         description: what it shows, in a sentence or two.
         seed: seeds arrivals, the dependency and the policies: same seed, same report.
         duration: how long requests keep arriving (in-flight ones then finish).
-        bucket: the time-series resolution of the timeline and the chart.
+        bucket: the time-series resolution of the timeline and the chart (default 10 s,
+            or a tenth of the duration if that is shorter).
         traffic: the arrival process.
         dependency: the scripted dependency.
         candidates: the pipelines to compare, each run alone on the same traffic.
@@ -265,6 +274,19 @@ class Scenario(_Model):
     dependency: Dependency = Field(default_factory=Dependency)
     candidates: list[Candidate] = Field(min_length=1)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_bucket(cls, data: Any) -> Any:
+        # Short runs get finer buckets: at least ten of them.
+        if isinstance(data, Mapping) and "bucket" not in data:
+            try:
+                duration = _duration(data.get("duration"))
+            except ValueError:
+                return data
+            if duration > 0:
+                return {**data, "bucket": min(DEFAULT_BUCKET, duration / 10)}
+        return data
+
     @model_validator(mode="after")
     def _check(self) -> Scenario:
         problems: list[tuple[tuple[str | int, ...], str]] = []
@@ -274,14 +296,19 @@ class Scenario(_Model):
         last = -1.0
         for i, change in enumerate(self.traffic.schedule):
             if change.at >= self.duration:
-                problems.append((("traffic", "schedule", i, "at"), f"must be before the end ({end})"))
+                problems.append(
+                    (("traffic", "schedule", i, "at"), f"must be before the end ({end})")
+                )
             if change.at <= last:
                 problems.append(
-                    (("traffic", "schedule", i, "at"), "rate changes must be in increasing time order")
+                    (
+                        ("traffic", "schedule", i, "at"),
+                        "rate changes must be in increasing time order",
+                    )
                 )
             last = change.at
         windows = sorted(enumerate(self.dependency.incidents), key=lambda item: item[1].start)
-        for (_, before), (i, after) in zip(windows, windows[1:], strict=False):
+        for (_, before), (i, after) in itertools.pairwise(windows):
             if after.start < before.end:
                 problems.append(
                     (
@@ -298,8 +325,12 @@ class Scenario(_Model):
         seen: dict[str, int] = {}
         for i, candidate in enumerate(self.candidates):
             if candidate.name in seen:
+                first = seen[candidate.name]
                 problems.append(
-                    (("candidates", i, "name"), f"{candidate.name!r} is already candidate {seen[candidate.name]}")
+                    (
+                        ("candidates", i, "name"),
+                        f"{candidate.name!r} is already the name of candidates[{first}]",
+                    )
                 )
             seen.setdefault(candidate.name, i)
         if problems:

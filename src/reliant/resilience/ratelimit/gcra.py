@@ -2,8 +2,8 @@
 
 The steps are redis-cell's ``CL.THROTTLE`` (reference/resilience.md §7). A key's whole
 state is its theoretical arrival time ``tat``: the moment the key would be idle
-again. With ``T = emission_us`` (one request's share of time) and ``tau =
-tolerance_us = T * burst``:
+again. With ``T = emission`` (one request's share of time, µs) and ``tau =
+tolerance = T * burst``:
 
 1. ``tat = stored or now``; ``new_tat = max(tat, now) + cost * T``;
    ``allow_at = new_tat - tau``.
@@ -21,41 +21,55 @@ from __future__ import annotations
 import math
 
 from reliant.resilience.ratelimit.backend import Decision
+from reliant.resilience.ratelimit.table import Decide, Table
 
 _INF = math.inf
 _new = tuple.__new__  # builds a Decision without NamedTuple's Python-level __new__
 
 
-def decide(
-    tat: int | None, now: int, emission: int, tolerance: int, cost: int
-) -> tuple[int | None, Decision]:
-    """Make one GCRA decision; no I/O, no clock.
-
-    Args:
-        tat: the stored theoretical arrival time in µs, or ``None`` for a new key.
-        now: the current time in µs.
-        emission: ``T``, microseconds per request (>= 1).
-        tolerance: ``tau``, microseconds of burst (>= ``emission``).
-        cost: requests to take (>= 0).
-
-    Returns:
-        ``(new_tat, decision)``; ``new_tat`` is ``None`` when nothing must be stored.
-    """
-    if tat is None or tat < now:
-        tat = now
-    increment = cost * emission
-    new_tat = tat + increment
-    allow_at = new_tat - tolerance
-    if now < allow_at:
-        ttl = tat - now
-        retry_after = _INF if increment > tolerance else (allow_at - now) / 1_000_000
-        remaining = (tolerance - ttl) // emission if ttl < tolerance else 0
-        return None, _new(Decision, (False, remaining, retry_after, ttl / 1_000_000))
-    ttl = new_tat - now
-    decision = _new(Decision, (True, (tolerance - ttl) // emission, 0.0, ttl / 1_000_000))
-    return (new_tat if cost else None), decision
-
-
 def idle(tat: int, now: int) -> bool:
     """Tell whether a stored ``tat`` has fully recovered (forgetting it changes nothing)."""
     return tat <= now
+
+
+def decider(t: Table[int]) -> Decide:
+    """Return the GCRA decision function over ``t``: ``(key, emission, tolerance, cost)``.
+
+    ``emission`` is ``T`` in µs (>= 1), ``tolerance`` is ``tau`` in µs (>= ``T``),
+    ``cost`` the requests to take (>= 0). The key is popped and re-inserted, so the
+    table stays in least-recently-used order.
+    """
+    table, pop, now_ns, acquire, release = t.data, t.data.pop, t.now_ns, t.acquire, t.release
+    max_keys, evict = t.max_keys, t.evict
+
+    def gcra(key: str, emission: int, tolerance: int, cost: int) -> Decision:
+        now = now_ns() // 1000
+        acquire()
+        try:
+            tat = pop(key, None)
+            # ttl: how far the key's tat runs ahead of now (0 when idle).
+            ttl = 0 if tat is None or tat <= now else tat - now
+            new_ttl = ttl + cost * emission
+            if new_ttl > tolerance:  # now < allow_at = new_tat - tau
+                if tat is not None:
+                    table[key] = tat
+            elif cost:
+                table[key] = now + new_ttl
+                if len(table) > max_keys:
+                    evict(lambda stored: idle(stored, now))
+            elif tat is not None:
+                table[key] = tat
+        finally:
+            release()
+        if new_ttl <= tolerance:
+            return _new(
+                Decision, (True, (tolerance - new_ttl) // emission, 0.0, new_ttl / 1_000_000)
+            )
+        if cost * emission > tolerance:
+            retry_after = _INF
+        else:
+            retry_after = (new_ttl - tolerance) / 1_000_000
+        remaining = (tolerance - ttl) // emission if ttl < tolerance else 0
+        return _new(Decision, (False, remaining, retry_after, ttl / 1_000_000))
+
+    return gcra

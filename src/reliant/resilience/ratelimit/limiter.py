@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Literal, NoReturn
 
 from reliant._core import validate
@@ -35,6 +36,16 @@ MAX_RATE_PER_SECOND = 1_000_000
 _US = 1_000_000
 _INF = math.inf
 _ONE = 1  # the default cost; an identity test skips validating it
+
+
+def emission_us(rate: float, per: float) -> int:
+    """GCRA's ``T = per / rate`` in whole microseconds, rounded up.
+
+    Rounding up means quantisation never admits above the rate asked for. The
+    options are read as the decimals they were written as (``0.1`` is 1/10), so
+    ``per=0.3, rate=3`` gives exactly 100 000 µs.
+    """
+    return math.ceil(Fraction(str(per)) * _US / Fraction(str(rate)))
 
 
 def default_burst(rate: float) -> int:
@@ -172,9 +183,7 @@ class RateLimiter(Policy):
             self._op, self._aop = backend.sliding_window, backend.asliding_window
         else:
             assert o.burst is not None
-            # Round T up (to the µs) so quantisation never admits above the rate; round()
-            # first absorbs float noise such as 0.3 * 1e6 / 3 = 100000.00000000001.
-            emission = math.ceil(round(o.per * _US / o.rate, 6))
+            emission = emission_us(o.rate, o.per)
             if o.algorithm == "gcra":
                 self._a, self._b = emission, emission * o.burst
                 self._op, self._aop = backend.gcra, backend.agcra

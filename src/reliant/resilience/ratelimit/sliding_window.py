@@ -1,6 +1,6 @@
 """Sliding-window counter, in integer microseconds (as limits and Cloudflare).
 
-Time is cut into fixed windows of ``window_us``; a key keeps the count of the
+Time is cut into fixed windows of ``window`` µs; a key keeps the count of the
 current window and of the one before. The previous count is weighted by the part
 of it the sliding window still covers, and a request is denied when::
 
@@ -8,7 +8,9 @@ of it the sliding window still covers, and a request is denied when::
 
 This assumes the previous window's requests were evenly spread, so a true sliding
 window of length ``window`` may see up to ``2 * limit`` admissions at the seam; each
-fixed window never admits more than ``limit``.
+fixed window never admits more than ``limit``. ``retry_after`` and ``reset_after``
+are exact for this formula (assuming no other request arrives), and a cost above
+``limit`` is never admitted (``math.inf``). ``cost = 0`` peeks and stores nothing.
 """
 
 from __future__ import annotations
@@ -16,22 +18,24 @@ from __future__ import annotations
 import math
 
 from reliant.resilience.ratelimit.backend import Decision
+from reliant.resilience.ratelimit.table import Decide, Table
 
 _INF = math.inf
 _new = tuple.__new__
 
-#: (start of the window in µs, count of the previous window, count of this one)
+#: ``(start of the window in µs, count of the previous window, count of this one)``
 State = tuple[int, int, int]
 
 
-def _wait_us(prev: int, cur: int, elapsed: int, window: int, room: int) -> int:
-    """Microseconds until ``prev * (window - e) // window + cur <= room``, if no request
-    arrives meanwhile (``room >= 0``); the window rolls ``cur`` into ``prev`` at its end.
+def wait_us(prev: int, cur: int, elapsed: int, window: int, room: int) -> int:
+    """Microseconds until ``prev * (window - e) // window + cur <= room`` (``room >= 0``).
+
+    At the end of the window ``cur`` becomes ``prev`` and the count restarts at 0.
     """
     if cur <= room:
         if prev == 0:
             return 0
-        # smallest e with prev * (window - e) < (room - cur + 1) * window
+        # the smallest e with prev * (window - e) < (room - cur + 1) * window
         e = window - ((room - cur + 1) * window - 1) // prev
         if e <= elapsed:
             return 0
@@ -43,54 +47,61 @@ def _wait_us(prev: int, cur: int, elapsed: int, window: int, room: int) -> int:
     return to_next + window - ((room + 1) * window - 1) // cur
 
 
-def _roll(state: State | None, start: int, window: int) -> tuple[int, int]:
-    """Return ``(prev, cur)`` of the window starting at ``start``."""
+def roll(state: State | None, start: int, window: int) -> tuple[int, int]:
+    """Return ``(prev, cur)`` as seen from the window beginning at ``start``."""
     if state is None:
         return 0, 0
     stored, prev, cur = state
     if stored == start:
         return prev, cur
     if stored == start - window:
-        return cur, 0
-    if stored > start:  # a clock behind the one that stored the state: keep it
+        return 0, 0
+    if stored > start:  # stored by a clock ahead of this one: keep it
         return prev, cur
     return 0, 0
-
-
-def decide(
-    state: State | None, now: int, limit: int, window: int, cost: int
-) -> tuple[State | None, Decision]:
-    """Make one sliding-window decision; no I/O, no clock.
-
-    Args:
-        state: ``(window_start_us, prev, cur)``, or ``None`` for a new key.
-        now: the current time in µs.
-        limit: requests admitted per window (>= 1).
-        window: the window length in µs (>= 1).
-        cost: requests to take (>= 0).
-
-    Returns:
-        ``(new_state, decision)``; ``new_state`` is ``None`` when nothing must be stored.
-    """
-    elapsed = now % window
-    start = now - elapsed
-    prev, cur = _roll(state, start, window)
-    used = prev * (window - elapsed) // window + cur
-    if used + cost > limit:
-        room = limit - cost
-        retry_after = _INF if room < 0 else _wait_us(prev, cur, elapsed, window, room) / 1_000_000
-        reset_after = _wait_us(prev, cur, elapsed, window, 0) / 1_000_000
-        remaining = limit - used if used < limit else 0
-        return None, _new(Decision, (False, remaining, retry_after, reset_after))
-    cur += cost
-    reset_after = _wait_us(prev, cur, elapsed, window, 0) / 1_000_000
-    decision = _new(Decision, (True, limit - used - cost, 0.0, reset_after))
-    return ((start, prev, cur) if cost else None), decision
 
 
 def idle(state: State, now: int, window: int) -> bool:
     """Tell whether a stored window pair no longer weighs on any decision."""
     elapsed = now % window
-    start = now - elapsed
-    prev, cur = _roll(state, start, window)
-    return _wait_us(prev, cur, elapsed, window, 0) == 0
+    prev, cur = roll(state, now - elapsed, window)
+    return wait_us(prev, cur, elapsed, window, 0) == 0
+
+
+def decider(t: Table[State]) -> Decide:
+    """Return the sliding-window decision function over ``t``: ``(key, limit, window, cost)``.
+
+    ``limit`` is the requests admitted per window (>= 1), ``window`` its length in µs
+    (>= 1), ``cost`` the requests to take (>= 0).
+    """
+    table, pop, now_ns, acquire, release = t.data, t.data.pop, t.now_ns, t.acquire, t.release
+    max_keys, evict = t.max_keys, t.evict
+
+    def sliding_window(key: str, limit: int, window: int, cost: int) -> Decision:
+        now = now_ns() // 1000
+        elapsed = now % window
+        start = now - elapsed
+        acquire()
+        try:
+            state = pop(key, None)
+            prev, cur = roll(state, start, window)
+            used = prev * (window - elapsed) // window + cur
+            allowed = used + cost <= limit
+            if allowed and cost:
+                cur += cost
+                table[key] = (start, prev, cur)
+                if len(table) > max_keys:
+                    evict(lambda stored: idle(stored, now, window))
+            elif state is not None:
+                table[key] = state
+        finally:
+            release()
+        reset_after = wait_us(prev, cur, elapsed, window, 0) / 1_000_000
+        if allowed:
+            return _new(Decision, (True, limit - used - cost, 0.0, reset_after))
+        room = limit - cost
+        retry_after = _INF if room < 0 else wait_us(prev, cur, elapsed, window, room) / 1_000_000
+        remaining = limit - used if used < limit else 0
+        return _new(Decision, (False, remaining, retry_after, reset_after))
+
+    return sliding_window
