@@ -466,6 +466,37 @@ def test_async_cancelled_after_grant_passes_the_slot_on() -> None:
     assert ["second"] == ran
 
 
+@pytest.mark.parametrize("spins", range(8))
+def test_async_cancellation_racing_the_grant_is_honoured(spins: int) -> None:
+    """However a cancel interleaves with the hand-over, an accepted cancel wins."""
+    clock = VirtualClock()
+    b = Bulkhead(max_concurrent=1, max_wait=10.0, clock=clock)
+    ran: list[str] = []
+
+    async def mark(tag: str) -> None:
+        ran.append(tag)
+
+    async def main() -> tuple[bool, bool]:
+        gate = asyncio.Event()
+        holder = asyncio.create_task(b.acall(gate.wait))
+        await asyncio.sleep(0)
+        victim = asyncio.create_task(b.acall(mark, "victim"))
+        second = asyncio.create_task(b.acall(mark, "second"))
+        await asyncio.sleep(0)
+        gate.set()
+        for _ in range(spins):
+            await asyncio.sleep(0)
+        accepted = victim.cancel()
+        await asyncio.gather(holder, victim, second, return_exceptions=True)
+        return accepted, victim.cancelled()
+
+    accepted, cancelled = clock.run(main())
+    assert accepted == cancelled
+    assert ("victim" in ran) == (not accepted)
+    assert "second" == ran[-1]
+    assert 0 == b.inflight
+
+
 def test_async_cancelled_during_call_frees_the_slot() -> None:
     """Cancelling a task that holds a slot gives the slot back."""
     clock = VirtualClock()
