@@ -325,6 +325,30 @@ def test_time_window_evicts_whole_seconds(mode: str) -> None:
     assert (CircuitState.CLOSED, 1) == (breaker.state, breaker.metrics.calls)
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_time_window_counts_successes_in_their_own_second(mode: str) -> None:
+    """Successes of a warm time-window breaker land in the bucket of the second they ended."""
+    breaker, clock = make(window=TimeWindow(2), min_calls=1)
+    run(mode, breaker, clock, OK, OK)
+    clock.advance(1.5)
+    run(mode, breaker, clock, OK, OK)
+    clock.advance(0.5)  # t = 2: second 0 leaves the window, second 1 stays
+    assert 2 == breaker.metrics.calls
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_success_opens_time_window_when_successes_leave(mode: str) -> None:
+    """A success can open a time-window breaker: older successes leaving raise the rate."""
+    breaker, clock = make(window=TimeWindow(2), min_calls=2)
+    run(mode, breaker, clock, OK, OK)  # second 0
+    clock.advance(1.0)
+    run(mode, breaker, clock, FAIL)  # second 1: 1 of 3
+    clock.advance(1.0)
+    assert CircuitState.CLOSED == breaker.state
+    run(mode, breaker, clock, OK)  # second 2: seconds 1..2 hold FAIL, OK
+    assert (CircuitState.OPEN, 0.5) == (breaker.state, breaker.metrics.failure_rate)
+
+
 # -- open and half-open ------------------------------------------------------------------
 
 
@@ -487,6 +511,19 @@ def test_ignored_exception_releases_half_open_permit(mode: str) -> None:
     run(mode, breaker, clock, Call(error=Harmless()))
     assert (CircuitState.HALF_OPEN, ["ok"]) == (breaker.state, run(mode, breaker, clock, OK))
     assert CircuitState.CLOSED == breaker.state
+
+
+def test_late_ignored_outcome_adds_no_extra_permit() -> None:
+    """An ignored call admitted before half-open cannot raise permits above the limit."""
+    breaker, clock = make(half_open_calls=1, min_calls=1, ignore=(Harmless,))
+    assert breaker.try_acquire()  # call A: admitted while closed, still running
+    breaker.acquire()
+    breaker.on_error(0.0, Boom())  # call B opens the breaker
+    clock.advance(11.0)
+    breaker.acquire()
+    breaker.on_error(0.0, Harmless())  # the trial call is ignored: its permit is back
+    breaker.on_error(11.0, Harmless())  # call A ends, ignored: still one permit
+    assert (True, False) == (breaker.try_acquire(), breaker.try_acquire())
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -231,16 +231,17 @@ class BreakerMachine(RuleBasedStateMachine):
             return raise_or_return(kind)
 
         permitted = self.model.acquire(start)
+        outcome: object = None
         try:
-            self.breaker.call(body)
-        except CircuitOpenError as exc:
-            assert not permitted
+            outcome = self.breaker.call(body)
+        except BaseException as exc:
+            outcome = exc
+        if not permitted:
             expected = self.model.wait_until - start if self.model.state == "open" else None
-            assert expected == exc.retry_after
+            assert isinstance(outcome, CircuitOpenError)
+            assert expected == outcome.retry_after
             return
-        except BaseException:
-            pass
-        assert permitted
+        assert not isinstance(outcome, CircuitOpenError)
         self.model.finish(kind, self.clock.now(), duration)
 
     @rule()

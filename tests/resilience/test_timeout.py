@@ -303,6 +303,75 @@ def test_async_outside_cancellation_stays_cancellation() -> None:
     assert "cancelled" == clock.run(main())
 
 
+def test_async_task_usable_after_timeout() -> None:
+    """After TimeoutExceeded the task carries no cancel request: it can await again."""
+    clock = VirtualClock()
+
+    async def main() -> tuple[str, int, float]:
+        outcome = "no timeout"
+        try:
+            await Timeout(1.0).acall(asyncio.sleep, 5.0)
+        except TimeoutExceeded:
+            outcome = "timed out"
+        await asyncio.sleep(2.0)
+        task = asyncio.current_task()
+        assert task is not None
+        return outcome, task.cancelling(), clock.now()
+
+    assert ("timed out", 0, 3.0) == clock.run(main())
+
+
+def test_async_call_swallowing_cancellation_returns_its_result() -> None:
+    """A call that swallows the timeout's cancellation returns normally, as in asyncio."""
+    clock = VirtualClock()
+
+    async def stubborn() -> str:
+        try:
+            await asyncio.sleep(5.0)
+        except asyncio.CancelledError:
+            return "ignored the cancel"
+        return "finished"
+
+    async def main() -> tuple[str, int]:
+        result = await Timeout(1.0).acall(stubborn)
+        task = asyncio.current_task()
+        assert task is not None
+        return result, task.cancelling()
+
+    assert ("ignored the cancel", 0) == clock.run(main())
+
+
+def test_async_same_instant_as_enclosing_timeout() -> None:
+    """When an enclosing asyncio.timeout expires at the same instant, it owns the expiry."""
+    clock = VirtualClock()
+
+    async def main() -> None:
+        async with asyncio.timeout(1.0):
+            await Timeout(1.0).acall(asyncio.sleep, 5.0)
+
+    with pytest.raises(TimeoutError) as info:
+        clock.run(main())
+    assert not isinstance(info.value, TimeoutExceeded)
+
+
+def test_async_outside_cancel_at_the_deadline_stays_cancellation() -> None:
+    """A cancel from outside at the very instant of the deadline is not a timeout."""
+    clock = VirtualClock()
+
+    async def main() -> str:
+        task = asyncio.create_task(Timeout(1.0).acall(asyncio.sleep, 5.0))
+        asyncio.get_running_loop().call_at(1.0, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            return "cancelled"
+        except TimeoutExceeded:
+            return "timed out"
+        return "finished"
+
+    assert "cancelled" == clock.run(main())
+
+
 def test_async_shared_timeout_budget_is_per_call() -> None:
     """One Timeout shared by concurrent tasks times each call on its own budget."""
     clock = VirtualClock()

@@ -111,7 +111,7 @@ def test_add_successes_equals_that_many_records(size: int, steps: list[int]) -> 
             one_by_one.record(step, 0.0)
             codes.append(step)
         else:
-            batched.add_successes(-step, 0.0)
+            batched.add_successes(-step)
             for _ in range(-step):
                 one_by_one.record(OK, 0.0)
             codes += [OK] * -step
@@ -161,14 +161,16 @@ def test_time_buckets_tolerate_a_clock_going_backwards() -> None:
     assert (2, 1, 0) == totals(window)
 
 
-def test_time_buckets_add_successes() -> None:
-    """add_successes counts n plain successes in the current bucket."""
+def test_time_buckets_add_successes_to_the_newest_bucket() -> None:
+    """add_successes counts n plain successes in the current bucket, evicting nothing."""
     window = TimeBuckets(2, 0.0)
-    window.add_successes(4, 0.5)
-    window.add_successes(3, 1.5)
-    assert (7, 0, 0) == totals(window)
+    window.record(FAILED, 0.5)
+    window.add_successes(4)
+    window.record(OK, 1.5)
+    window.add_successes(3)
+    assert (9, 1, 0) == totals(window)
     window.refresh(2.0)
-    assert (3, 0, 0) == totals(window)
+    assert (4, 0, 0) == totals(window)
 
 
 @given(

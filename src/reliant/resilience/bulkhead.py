@@ -153,7 +153,16 @@ class Bulkhead(Policy):
                 self._waiters.append(waiter)
         if waiter is None:
             raise self._reject(0.0)
-        waiter.lock.acquire(timeout=wait)
+        try:
+            waiter.lock.acquire(timeout=wait)
+        except BaseException:  # e.g. KeyboardInterrupt: leave the queue, or pass the slot on
+            with self._lock:
+                granted = waiter.granted
+                if not granted:
+                    self._waiters.remove(waiter)
+            if granted:
+                self._release()
+            raise
         with self._lock:
             if waiter.granted:  # possibly just after the wait ran out: keep it
                 return

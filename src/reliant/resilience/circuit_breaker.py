@@ -16,7 +16,7 @@ import itertools
 import math
 import threading
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from reliant._core import validate
@@ -32,6 +32,7 @@ from reliant.resilience.windows import (
     CountRing,
     CountWindow,
     SlidingWindow,
+    TimeBuckets,
     TimeWindow,
 )
 
@@ -93,7 +94,7 @@ class CircuitBreakerOptions:
     open_for: float | Callable[[int], float] = DEFAULT_OPEN_FOR
     record: tuple[type[BaseException], ...] = (Exception,)
     ignore: tuple[type[BaseException], ...] = ()
-    record_result: Callable[[Any], bool] | None = field(default=None)
+    record_result: Callable[[Any], bool] | None = None
     max_half_open_wait: float = DEFAULT_MAX_HALF_OPEN_WAIT
 
     def __post_init__(self) -> None:
@@ -155,20 +156,21 @@ class _BreakerCore:
     replace it without touching the drivers or the public API.
 
     Bookkeeping happens under a lock, with one exception that keeps the common
-    path cheap: once a closed breaker's count window holds its minimum number of
-    calls, a fast success can only lower both rates, so it cannot open the breaker.
-    Such a success just takes a ticket from an ``itertools.count`` (atomic, no lock);
-    every locked section first folds the tickets taken since the last one into the
-    window (:meth:`_fold`), so anything that reads the window sees them, in order.
+    path cheap. Once a closed breaker's window holds its minimum number of calls and
+    is below both thresholds, a fast success can only lower both rates (in a time
+    window, as long as no bucket is evicted: within the same second), so it cannot
+    open the breaker. Such a success just takes a ticket from an ``itertools.count``
+    (atomic, no lock); every locked section first folds the tickets taken since the
+    last one into the window as its newest outcomes (:meth:`_fold`), so anything
+    that reads the window sees them, in order.
     """
 
     __slots__ = (
         "_attempts",
         "_closed_min",
-        "_countable",
         "_exceeded",
         "_failure_rate",
-        "_fast",
+        "_fast_until",
         "_folded",
         "_half_open_until",
         "_ignore",
@@ -199,7 +201,6 @@ class _BreakerCore:
         self._ignore = options.ignore
         self._record_result = options.record_result
         window = options.window
-        self._countable = isinstance(window, CountWindow)
         self._closed_min = options.min_calls
         if isinstance(window, CountWindow):
             self._closed_min = min(options.min_calls, window.size)
@@ -211,8 +212,8 @@ class _BreakerCore:
         self._half_open_until = math.inf
         self._not_permitted = 0
         self._exceeded = 0  # METRICS_ONLY: 1 failure rate reported, 2 slow rate reported
-        #: True while plain successes may skip the lock (see the class docstring).
-        self._fast = False
+        #: Plain successes ending before this time may skip the lock (see above).
+        self._fast_until = -math.inf
         self._tick = itertools.count().__next__
         self._folded = 0  # the first ticket not yet folded into the window
         #: The current state; the drivers read it without the lock.
@@ -311,7 +312,7 @@ class _BreakerCore:
         self, duration: float, now: float, exc: BaseException | None, failed: bool
     ) -> None:
         slow = duration > self._slow_call
-        if self._fast and not (failed or slow or BUS.active):
+        if now < self._fast_until and not (failed or slow or BUS.active):
             self._tick()
             return
         state = self.state
@@ -326,9 +327,11 @@ class _BreakerCore:
                 BUS.emit("circuit_breaker.success", self._name, now, attributes)
         changes: list[_Change] = []
         with self._lock:
-            self._fold(now)
-            state = self._expire(now, changes)
-            if state is _DISABLED or state is _FORCED_OPEN:
+            self._fold()
+            state = self.state
+            if state is _HALF_OPEN:
+                state = self._expire(now, changes)
+            elif state is _DISABLED or state is _FORCED_OPEN:
                 return
             window = self._window
             window.record(_CODES[failed + 2 * slow], now)
@@ -342,7 +345,10 @@ class _BreakerCore:
                 if failing or slowing or state is _HALF_OPEN:
                     self._judge(state, calls, failing, slowing, now, changes)
                 elif state is _CLOSED:
-                    self._fast = self._countable
+                    # Count windows never evict early; time windows do, at the next second.
+                    self._fast_until = (
+                        math.floor(now) + 1.0 if isinstance(window, TimeBuckets) else math.inf
+                    )
         self._emit(changes, now)
 
     def _judge(
@@ -391,7 +397,7 @@ class _BreakerCore:
     def metrics(self, now: float) -> CircuitMetrics:
         """Return a snapshot of the current window as of ``now``."""
         with self._lock:
-            self._fold(now)
+            self._fold()
             window = self._window
             window.refresh(now)
             calls, failed, slow = window.calls, window.failed, window.slow
@@ -419,8 +425,8 @@ class _BreakerCore:
         Opening keeps the current window, so outcomes of calls still running are
         recorded; every other state starts fresh metrics.
         """
-        self._fold(at)
-        self._fast = False
+        self._fold()
+        self._fast_until = -math.inf
         old = self.state
         options = self._options
         if new is _OPEN:
@@ -444,13 +450,13 @@ class _BreakerCore:
         self.state = new
         return ("circuit_breaker.state_changed", {"from_state": old.value, "to_state": new.value})
 
-    def _fold(self, now: float) -> None:
+    def _fold(self) -> None:
         """Add the successes that took a ticket since the last fold (lock held)."""
         ticket = self._tick()  # this fold's own ticket marks the end of the batch
         successes = ticket - self._folded
         self._folded = ticket + 1
         if successes:
-            self._window.add_successes(successes, now)
+            self._window.add_successes(successes)
 
     def _open_wait(self, attempts: int) -> float:
         open_for = self._options.open_for

@@ -38,8 +38,11 @@ class SlidingWindow(Protocol):
         """Add one outcome (an outcome code) that finished at ``now``."""
         ...
 
-    def add_successes(self, n: int, now: float) -> None:
-        """Add ``n`` fast successes (code :data:`OK`) at once, as ``n`` records would."""
+    def add_successes(self, n: int) -> None:
+        """Add ``n`` fast successes (code :data:`OK`) as the newest outcomes.
+
+        A time window counts them in its current bucket, without evicting first.
+        """
         ...
 
     def refresh(self, now: float) -> None:
@@ -124,11 +127,11 @@ class CountRing:
             self.failed += (code >> 1) & 1
             self.slow += code >> 2
 
-    def add_successes(self, n: int, now: float) -> None:
-        """Write ``n`` :data:`OK` codes after the head, in at most two slice writes."""
+    def add_successes(self, n: int) -> None:
+        """Write ``n`` :data:`OK` codes after the head, as ``n`` records would."""
         size = self._size
         start = (self._head + 1) % size
-        self._head = (self._head + n + 1) % size
+        self._head = (self._head + n) % size
         if n >= size:
             self._ring[:] = _OKS * size
             self.calls = size
@@ -198,9 +201,8 @@ class TimeBuckets:
             self.failed += failed
             self.slow += slow
 
-    def add_successes(self, n: int, now: float) -> None:
-        """Count ``n`` :data:`OK` outcomes in the bucket of ``now``."""
-        self.refresh(now)
+    def add_successes(self, n: int) -> None:
+        """Count ``n`` :data:`OK` outcomes in the current (newest) bucket."""
         self._bucket_calls[self._head] += n
         self.calls += n
 

@@ -55,7 +55,7 @@ def roll(state: State | None, start: int, window: int) -> tuple[int, int]:
     if stored == start:
         return prev, cur
     if stored == start - window:
-        return 0, 0
+        return cur, 0
     if stored > start:  # stored by a clock ahead of this one: keep it
         return prev, cur
     return 0, 0
