@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import FrozenInstanceError, dataclass
@@ -199,6 +201,13 @@ def test_describe_is_json_friendly() -> None:
         described["record_result"],
     )
     assert "<lambda>" in described["open_for"]
+
+
+def test_repr_shows_name_and_state() -> None:
+    """repr() names the breaker and its state."""
+    breaker = CircuitBreaker(name="db")
+    breaker.force_open()
+    assert "CircuitBreaker(name='db', state='forced_open')" == repr(breaker)
 
 
 def test_state_values_are_strings() -> None:
@@ -724,6 +733,32 @@ def test_concurrent_threads_are_not_serialised() -> None:
     with ThreadPoolExecutor(max_workers=20) as pool:
         results = list(pool.map(lambda _: breaker.call(meet), range(20)))
     assert (set(range(20)), 20) == (set(results), breaker.metrics.calls)
+
+
+@pytest.mark.parametrize("window", [CountWindow(5000), TimeWindow(60)])
+def test_concurrent_outcomes_are_all_counted(window: CountWindow | TimeWindow) -> None:
+    """Under thread switches every few microseconds, no outcome is lost or counted twice."""
+    breaker, _ = make(window=window, min_calls=50, failure_rate=1.0)
+
+    def work(worker: int) -> None:
+        for i in range(500):
+            with contextlib.suppress(Boom):
+                breaker.call(raise_if, (worker + i) % 10 == 0)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(work, range(8)))
+    finally:
+        sys.setswitchinterval(interval)
+    metrics = breaker.metrics
+    assert (CircuitState.CLOSED, 4000, 400) == (breaker.state, metrics.calls, metrics.failed_calls)
+
+
+def raise_if(fail: bool) -> None:
+    if fail:
+        raise Boom()
 
 
 def test_concurrent_tasks_are_not_serialised() -> None:

@@ -244,6 +244,11 @@ class BreakerMachine(RuleBasedStateMachine):
         assert not isinstance(outcome, CircuitOpenError)
         self.model.finish(kind, self.clock.now(), duration)
 
+    @rule(failed=st.booleans(), duration=st.sampled_from([0.0, 1.0, 1.5]))
+    def call_plain(self, failed: bool, duration: float) -> None:
+        """The common case, drawn more often: a plain success or failure."""
+        self.call("fail" if failed else "ok", duration)
+
     @rule()
     def start(self) -> None:
         """Take a permit by hand and keep the call in flight."""

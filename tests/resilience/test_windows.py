@@ -66,6 +66,19 @@ def test_create_builds_empty_storage() -> None:
     assert (CountRing, TimeBuckets) == (type(ring), type(buckets))
 
 
+def test_storage_repr_shows_totals() -> None:
+    """Window storage describes its shape and totals."""
+    ring, buckets = CountRing(3), TimeBuckets(2, 0.0)
+    ring.record(FAILED, 0.0)
+    assert (
+        "CountRing(size=3, calls=1, failed=1)",
+        "TimeBuckets(seconds=2, calls=0, failed=0)",
+    ) == (
+        repr(ring),
+        repr(buckets),
+    )
+
+
 # -- count ring --------------------------------------------------------------------------
 
 

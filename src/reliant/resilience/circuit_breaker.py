@@ -349,7 +349,8 @@ class _BreakerCore:
                     self._fast_until = (
                         math.floor(now) + 1.0 if isinstance(window, TimeBuckets) else math.inf
                     )
-        self._emit(changes, now)
+        if changes:
+            self._emit(changes, now)
 
     def _judge(
         self,

@@ -25,6 +25,7 @@ FAILED = 3
 SLOW = 5
 SLOW_FAILED = 7
 _OKS = bytes((OK,))
+_SLICE_FROM = 8  # batches this long are written with slices, shorter ones slot by slot
 
 
 class SlidingWindow(Protocol):
@@ -129,6 +130,10 @@ class CountRing:
 
     def add_successes(self, n: int) -> None:
         """Write ``n`` :data:`OK` codes after the head, as ``n`` records would."""
+        if n < _SLICE_FROM:
+            for _ in range(n):
+                self.record(OK, 0.0)
+            return
         size = self._size
         start = (self._head + 1) % size
         self._head = (self._head + n) % size
@@ -144,11 +149,12 @@ class CountRing:
 
     def _overwrite(self, start: int, end: int) -> None:
         ring = self._ring
-        old = ring[start:end]
-        slow_failed = old.count(SLOW_FAILED)
-        self.calls += old.count(0)
-        self.failed -= old.count(FAILED) + slow_failed
-        self.slow -= old.count(SLOW) + slow_failed
+        if self.calls < self._size:
+            self.calls += ring.count(0, start, end)
+        if self.failed or self.slow:
+            slow_failed = ring.count(SLOW_FAILED, start, end)
+            self.failed -= ring.count(FAILED, start, end) + slow_failed
+            self.slow -= ring.count(SLOW, start, end) + slow_failed
         ring[start:end] = _OKS * (end - start)
 
     def refresh(self, now: float) -> None:

@@ -23,7 +23,7 @@ from reliant.testing import VirtualClock
 US = 1_000_000
 #: Long periods, and periods of a few µs where T and the window are tiny and every
 #: rounding boundary is hit often.
-PERS = [0.25, 0.5, 1.0, 2.0, 10.0, 1e-05, 2e-05, 5e-05]
+PERS = [0.25, 0.5, 1.0, 2.0, 10.0, 1e-06, 1e-05, 2e-05, 5e-05]
 
 
 class BucketModel:

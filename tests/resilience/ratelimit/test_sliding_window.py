@@ -67,3 +67,14 @@ def test_backend_takes_integer_microsecond_parameters() -> None:
     backend = MemoryBackend(clock=VirtualClock())
     # The next window weighs the 1 request as 1 * (W - e) // W: 0 from e = 1 µs.
     assert Decision(True, 1, 0.0, 0.500001) == backend.sliding_window("k", 2, 500_000, 1)
+
+
+def test_heavy_previous_window_waits_for_the_next_window() -> None:
+    """When the weighted previous count cannot fall enough in time, wait for the turn."""
+    clock = VirtualClock()
+    rl = RateLimiter.sliding_window(rate=2, per=1e-06, clock=clock)  # 1 µs windows
+    rl.try_acquire(cost=2)
+    clock.advance(1e-06)
+    # prev = 2 weighs 2 * (1 - 0) // 1 = 2 for the whole window: retry at the next,
+    # where it has rolled away (this window admitted nothing).
+    assert Decision(False, 0, 1e-06, 1e-06) == rl.try_acquire()

@@ -32,6 +32,14 @@ def test_refill_is_continuous_and_capped() -> None:
     assert Decision(True, 1, 0.0, 0.25) == rl.try_acquire()
 
 
+def test_refill_stops_exactly_at_capacity() -> None:
+    """One µs after reset_after the bucket is full, not fuller."""
+    clock = VirtualClock()
+    rl = RateLimiter.token_bucket(rate=4, burst=2, clock=clock)
+    clock.advance(rl.try_acquire().reset_after + 1e-06)
+    assert Decision(True, 1, 0.0, 0.25) == rl.try_acquire()
+
+
 def test_cost_above_one_and_partial_tokens() -> None:
     """cost=3 needs three whole tokens; retry_after is the time to refill the shortfall."""
     clock = VirtualClock()

@@ -39,7 +39,8 @@ def decider(t: Table[int]) -> Decide:
     ``cost`` the requests to take (>= 0). The key is popped and re-inserted, so the
     table stays in least-recently-used order.
     """
-    table, pop, now_ns, acquire, release = t.data, t.data.pop, t.now_ns, t.acquire, t.release
+    table, pop, now_ns = t.data, t.data.pop, t.now_ns
+    acquire, release = t.lock.acquire, t.lock.release
     max_keys, evict = t.max_keys, t.evict
 
     def gcra(key: str, emission: int, tolerance: int, cost: int) -> Decision:

@@ -146,7 +146,7 @@ class RateLimiter(Policy):
                 f"{owner}: max_keys must be None when a backend is given "
                 f"(bound the backend itself), got {max_keys!r}"
             )
-        if backend is not None and not isinstance(backend, RateLimitBackend):
+        if not (backend is None or isinstance(backend, MemoryBackend | RateLimitBackend)):
             raise ValueError(f"{owner}: backend must be a RateLimitBackend, got {backend!r}")
         if isinstance(backend, MemoryBackend):
             if clock is None:

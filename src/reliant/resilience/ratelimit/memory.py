@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 from reliant._core import validate
 from reliant._core.clock import MONOTONIC, Clock, MonotonicClock
@@ -19,6 +20,8 @@ from reliant.resilience.ratelimit import sliding_window as _sw
 from reliant.resilience.ratelimit import token_bucket as _tb
 from reliant.resilience.ratelimit.backend import Decision
 from reliant.resilience.ratelimit.table import Decide, Table
+
+S = TypeVar("S")
 
 #: Default bound on keys per algorithm table.
 DEFAULT_MAX_KEYS = 100_000
@@ -49,11 +52,15 @@ class MemoryBackend:
         ValueError: if ``max_keys`` is not an integer >= 1 or ``clock`` is not a clock.
     """
 
-    __slots__ = ("_tables", "clock", "gcra", "max_keys", "sliding_window", "token_bucket")
-
-    gcra: Decide
-    token_bucket: Decide
-    sliding_window: Decide
+    __slots__ = (
+        "_gcra",
+        "_lock",
+        "_now_ns",
+        "_sliding_window",
+        "_token_bucket",
+        "clock",
+        "max_keys",
+    )
 
     def __init__(self, *, max_keys: int = DEFAULT_MAX_KEYS, clock: Clock | None = None) -> None:
         self.max_keys = validate.integer("MemoryBackend", "max_keys", max_keys)
@@ -63,31 +70,62 @@ class MemoryBackend:
             )
         self.clock: Clock = clock if clock is not None else MONOTONIC
         # The monotonic clock reads integer nanoseconds directly: cheaper, and exact.
-        if isinstance(self.clock, MonotonicClock):
-            now_ns = time.monotonic_ns
-        else:
-            now_ns = _nanoseconds(self.clock.now)
-        lock = threading.Lock()
-        gcra_table: Table[int] = Table(lock, now_ns, max_keys)
-        bucket_table: Table[_tb.State] = Table(lock, now_ns, max_keys)
-        window_table: Table[_sw.State] = Table(lock, now_ns, max_keys)
-        self._tables = (gcra_table, bucket_table, window_table)
-        self.gcra = _gcra.decider(gcra_table)
-        self.token_bucket = _tb.decider(bucket_table)
-        self.sliding_window = _sw.decider(window_table)
+        self._now_ns: Callable[[], int] = (
+            time.monotonic_ns
+            if isinstance(self.clock, MonotonicClock)
+            else _nanoseconds(self.clock.now)
+        )
+        self._lock = threading.Lock()
+        # An algorithm's table and decision function are built on first use: a limiter
+        # uses one, and each costs about a kilobyte.
+        self._gcra: tuple[Table[int], Decide] | None = None
+        self._token_bucket: tuple[Table[_tb.State], Decide] | None = None
+        self._sliding_window: tuple[Table[_sw.State], Decide] | None = None
+
+    def _build(self, make: Callable[[Table[S]], Decide]) -> tuple[Table[S], Decide]:
+        table: Table[S] = Table(self._lock, self._now_ns, self.max_keys)
+        return table, make(table)
+
+    @property
+    def gcra(self) -> Decide:
+        """``gcra(key, emission_us, tolerance_us, cost) -> Decision``."""
+        if self._gcra is None:
+            with self._lock:
+                if self._gcra is None:
+                    self._gcra = self._build(_gcra.decider)
+        return self._gcra[1]
+
+    @property
+    def token_bucket(self) -> Decide:
+        """``token_bucket(key, emission_us, capacity, cost) -> Decision``."""
+        if self._token_bucket is None:
+            with self._lock:
+                if self._token_bucket is None:
+                    self._token_bucket = self._build(_tb.decider)
+        return self._token_bucket[1]
+
+    @property
+    def sliding_window(self) -> Decide:
+        """``sliding_window(key, limit, window_us, cost) -> Decision``."""
+        if self._sliding_window is None:
+            with self._lock:
+                if self._sliding_window is None:
+                    self._sliding_window = self._build(_sw.decider)
+        return self._sliding_window[1]
+
+    def _tables(self) -> list[Table[Any]]:
+        built = (self._gcra, self._token_bucket, self._sliding_window)
+        return [pair[0] for pair in built if pair is not None]
 
     def __len__(self) -> int:
         """Keys held across all algorithms."""
-        return sum(len(t.data) for t in self._tables)
+        return sum(len(t.data) for t in self._tables())
 
     def clear(self) -> None:
         """Forget every key."""
-        for t in self._tables:
-            t.acquire()
-            try:
+        with self._lock:
+            for t in self._tables():
                 t.data.clear()
-            finally:
-                t.release()
 
     async def agcra(self, key: str, emission_us: int, tolerance_us: int, cost: int) -> Decision:
         """Async ``gcra``; the decision never blocks, so it runs inline."""

@@ -74,7 +74,8 @@ def decider(t: Table[State]) -> Decide:
     ``limit`` is the requests admitted per window (>= 1), ``window`` its length in µs
     (>= 1), ``cost`` the requests to take (>= 0).
     """
-    table, pop, now_ns, acquire, release = t.data, t.data.pop, t.now_ns, t.acquire, t.release
+    table, pop, now_ns = t.data, t.data.pop, t.now_ns
+    acquire, release = t.lock.acquire, t.lock.release
     max_keys, evict = t.max_keys, t.evict
 
     def sliding_window(key: str, limit: int, window: int, cost: int) -> Decision:

@@ -32,12 +32,11 @@ class Table(Generic[S]):
         max_keys: the bound (>= 1).
     """
 
-    __slots__ = ("_sweep_credit", "acquire", "data", "max_keys", "now_ns", "release")
+    __slots__ = ("_sweep_credit", "data", "lock", "max_keys", "now_ns")
 
     def __init__(self, lock: threading.Lock, now_ns: Callable[[], int], max_keys: int) -> None:
         self.data: dict[str, S] = {}
-        self.acquire = lock.acquire
-        self.release = lock.release
+        self.lock = lock
         self.now_ns = now_ns
         self.max_keys = max_keys
         self._sweep_credit = 0

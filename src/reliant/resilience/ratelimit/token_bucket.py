@@ -37,7 +37,8 @@ def decider(t: Table[State]) -> Decide:
     ``emission`` is the µs to refill one token (>= 1), ``capacity`` the tokens the
     bucket holds (>= 1), ``cost`` the tokens to take (>= 0).
     """
-    table, pop, now_ns, acquire, release = t.data, t.data.pop, t.now_ns, t.acquire, t.release
+    table, pop, now_ns = t.data, t.data.pop, t.now_ns
+    acquire, release = t.lock.acquire, t.lock.release
     max_keys, evict = t.max_keys, t.evict
 
     def token_bucket(key: str, emission: int, capacity: int, cost: int) -> Decision:
