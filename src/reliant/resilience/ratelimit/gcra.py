@@ -56,7 +56,7 @@ def decider(t: Table[int]) -> Decide:
                     table[key] = tat
             elif cost:
                 table[key] = now + new_ttl
-                if len(table) > max_keys:
+                if tat is None and len(table) > max_keys:  # a new key
                     evict(lambda stored: idle(stored, now))
             elif tat is not None:
                 table[key] = tat

@@ -158,19 +158,19 @@ class RateLimiter(Policy):
         if key is not None and not callable(key):
             raise ValueError(f"{owner}: key must be a callable (args, kwargs) -> str, got {key!r}")
         super().__init__(name=name, clock=clock)
+        if backend is None and max_keys is None:
+            max_keys = DEFAULT_MAX_KEYS
         self.options = RateLimiterOptions(
             algorithm=algorithm,
             rate=rate,
             per=per,
             burst=burst,
             max_wait=max_wait,
-            max_keys=(DEFAULT_MAX_KEYS if max_keys is None else max_keys)
-            if backend is None
-            else None,
+            max_keys=max_keys,
         )
         if backend is None:
-            assert self.options.max_keys is not None
-            backend = MemoryBackend(max_keys=self.options.max_keys, clock=self.clock)
+            assert max_keys is not None
+            backend = MemoryBackend(max_keys=max_keys, clock=self.clock)
             self._prefix = ""  # a private table needs no namespace
         else:
             self._prefix = self.name + ":"
@@ -273,7 +273,7 @@ class RateLimiter(Policy):
         if BUS.active:
             self._emit(key, decision)
         if decision.retry_after == _INF:
-            reason = f"cost {cost} exceeds the burst and can never be admitted"
+            reason = f"cost {cost} exceeds what it admits at once and can never be admitted"
         else:
             reason = f"retry after {decision.retry_after:.6g}s"
         return RateLimitedError(

@@ -91,7 +91,7 @@ def decider(t: Table[State]) -> Decide:
             if allowed and cost:
                 cur += cost
                 table[key] = (start, prev, cur)
-                if len(table) > max_keys:
+                if state is None and len(table) > max_keys:  # a new key
                     evict(lambda stored: idle(stored, now, window))
             elif state is not None:
                 table[key] = state

@@ -61,7 +61,7 @@ def decider(t: Table[State]) -> Decide:
                     table[key] = state
             elif cost:
                 table[key] = (credit - need, now)
-                if len(table) > max_keys:
+                if state is None and len(table) > max_keys:  # a new key
                     evict(lambda stored: idle(stored, now, full))
             elif state is not None:
                 table[key] = state
