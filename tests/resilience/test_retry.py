@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 import random
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -610,3 +611,21 @@ def test_invalid_options_name_the_option(options: dict[str, Any], message: str) 
     """Bad options fail at construction, naming the option and its range."""
     with pytest.raises(ValueError, match=message):
         Retry(**options)
+
+
+def test_an_infinite_retry_after_hint_gives_up_at_once() -> None:
+    """A `retry_after=inf` hint (a request that can never pass) gives up without sleeping."""
+    clock = VirtualClock()
+    error = RateLimitedError("never", retry_after=math.inf)
+    calls = []
+
+    def denied() -> None:
+        calls.append(1)
+        raise error
+
+    retry = Retry(attempts=5, clock=clock)
+    with capture_events(kinds=["retry.exhausted"]) as events, pytest.raises(RateLimitedError):
+        retry.call(denied)
+    assert 1 == len(calls)
+    assert [] == clock.sleeps
+    assert "never" == events[0].attributes["reason"]

@@ -6,6 +6,7 @@ failure enters :meth:`Retry._decide`, the decision core shared by the two driver
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -147,11 +148,15 @@ class Retry(Policy):
                 if hint is not None
                 else o.backoff.delay(state.attempt, state.previous, self._rng)
             )
-            if TESTING.enabled:
+            if delay == math.inf:
+                reason = "never"  # e.g. a rate limiter saying this request can never pass
+            elif TESTING.enabled:
                 delay = 0.0
             now = self.clock.now()
             left = remaining(self.clock)
-            if o.max_elapsed is not None and now + delay - state.start > o.max_elapsed:
+            if reason:
+                pass
+            elif o.max_elapsed is not None and now + delay - state.start > o.max_elapsed:
                 reason = "max_elapsed"
             elif left is not None and delay >= left:
                 reason = "deadline"
