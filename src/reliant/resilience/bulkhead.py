@@ -170,11 +170,26 @@ class Bulkhead(Policy):
         raise self._reject(wait)
 
     def _run(self, fn: Callable[..., Any], args: Args, kwargs: Kwargs) -> Any:
-        self._acquire()
+        # Fast paths of _acquire/_release inlined; plain acquire()/release() calls
+        # cost half of a `with` block, and nothing between them can raise.
+        lock = self._lock
+        lock.acquire()
+        if self._inflight < self._max:
+            self._inflight += 1
+            lock.release()
+        else:
+            lock.release()
+            self._acquire()
         try:
             return fn(*args, **kwargs)
         finally:
-            self._release()
+            lock.acquire()
+            if self._waiters:
+                lock.release()
+                self._release()
+            else:
+                self._inflight -= 1
+                lock.release()
 
     # -- asyncio ----------------------------------------------------------------------
 
@@ -214,11 +229,24 @@ class Bulkhead(Policy):
             raise
 
     async def _arun(self, fn: Callable[..., Awaitable[Any]], args: Args, kwargs: Kwargs) -> Any:
-        await self._aacquire()
+        lock = self._lock
+        lock.acquire()
+        if self._inflight < self._max:
+            self._inflight += 1
+            lock.release()
+        else:
+            lock.release()
+            await self._aacquire()
         try:
             return await fn(*args, **kwargs)
         finally:
-            self._release()
+            lock.acquire()
+            if self._waiters:
+                lock.release()
+                self._release()
+            else:
+                self._inflight -= 1
+                lock.release()
 
     def describe(self) -> dict[str, Any]:
         """Return kind, name and options."""

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from reliant._core.clock import Clock
-from reliant._core.policy import NO_KWARGS, Args, Kwargs, Policy
+from reliant._core.policy import NO_KWARGS, Args, Kwargs, P, Policy, R
 
 Stage = Callable[[Callable[..., Any], Args, Kwargs], Any]
 
@@ -52,7 +52,10 @@ class Pipeline(Policy):
         self.policies: tuple[Policy, ...] = policies
         entry: Stage = _call
         aentry: Stage = _call  # the innermost async stage returns the user's awaitable
-        for policy in reversed(policies):
+        if policies:
+            # The innermost policy calls the user's function itself: no stage needed.
+            entry, aentry = policies[-1]._run, policies[-1]._arun
+        for policy in reversed(policies[:-1]):
             entry = _link(policy._run, entry)
             aentry = _link(policy._arun, aentry)
         self._entry = entry
@@ -60,6 +63,10 @@ class Pipeline(Policy):
 
     def _run(self, fn: Callable[..., Any], args: Args, kwargs: Kwargs) -> Any:
         return self._entry(fn, args, kwargs)
+
+    def call(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Call ``fn(*args, **kwargs)`` through every policy and return its result."""
+        return self._entry(fn, args, kwargs)  # type: ignore[no-any-return]
 
     async def _arun(self, fn: Callable[..., Awaitable[Any]], args: Args, kwargs: Kwargs) -> Any:
         return await self._aentry(fn, args, kwargs)

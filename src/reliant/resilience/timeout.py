@@ -15,16 +15,18 @@ import asyncio
 import concurrent.futures
 import contextvars
 import threading
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from reliant._core import validate
 from reliant._core.clock import Clock
-from reliant._core.deadline import bounded_wait, pop, push
+from reliant._core.deadline import _DEADLINE, bounded_wait, pop, push
 from reliant._core.events import BUS
 from reliant._core.policy import Args, Kwargs, Policy
 from reliant.exceptions import TimeoutExceeded
+from reliant.resilience.timer_queue import TimerQueue
 
 #: Worker threads shared by every hard Timeout in the process.
 HARD_TIMEOUT_WORKERS = 32
@@ -45,6 +47,7 @@ class TimeoutOptions:
 
 _executor: concurrent.futures.ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
+_queues_lock = threading.Lock()
 
 
 def _hard_executor() -> concurrent.futures.ThreadPoolExecutor:
@@ -55,20 +58,6 @@ def _hard_executor() -> concurrent.futures.ThreadPoolExecutor:
                 max_workers=HARD_TIMEOUT_WORKERS, thread_name_prefix="reliant-timeout"
             )
         return _executor
-
-
-class _Expiry:
-    """The timer callback of one async call: cancel its task and remember doing so."""
-
-    __slots__ = ("fired", "task")
-
-    def __init__(self, task: asyncio.Task[Any]) -> None:
-        self.task = task
-        self.fired = False
-
-    def __call__(self) -> None:
-        self.fired = True
-        self.task.cancel()
 
 
 class Timeout(Policy):
@@ -83,7 +72,7 @@ class Timeout(Policy):
             event loop's clock (virtual under :meth:`VirtualClock.run`).
     """
 
-    __slots__ = ("_hard", "_now", "_seconds", "options")
+    __slots__ = ("_hard", "_now", "_queue", "_queues", "_seconds", "options")
 
     def __init__(
         self,
@@ -98,6 +87,11 @@ class Timeout(Policy):
         self._seconds = float(seconds)
         self._hard = hard
         self._now = self.clock.now
+        # Async deadlines share one timer per event loop; the last loop used is cached.
+        self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TimerQueue] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._queue: TimerQueue | None = None
 
     def _exceeded(self, budget: float | None = None) -> TimeoutExceeded:
         budget = self._seconds if budget is None else budget
@@ -113,19 +107,26 @@ class Timeout(Policy):
         # Judge lateness against this Timeout's own budget: a shorter inherited
         # deadline is published to nested code but belongs to the outer Timeout,
         # which reports it with its own budget.
+        # push()/pop() inlined: this is the hot path.
         start = self._now()
-        token, _ = push(self._seconds, self.clock, now=start)
+        seconds = self._seconds
+        current = _DEADLINE.get()
+        if current is not None:
+            left = current[0] - current[1].now()
+            token = _DEADLINE.set((start + (left if left < seconds else seconds), self.clock))
+        else:
+            token = _DEADLINE.set((start + seconds, self.clock))
         try:
             result = fn(*args, **kwargs)
         except TimeoutExceeded:
             raise
         except Exception as exc:
-            if self._now() - start > self._seconds:
+            if self._now() - start > seconds:
                 raise self._exceeded() from exc
             raise
         finally:
-            pop(token)
-        if self._now() - start > self._seconds:
+            _DEADLINE.reset(token)
+        if self._now() - start > seconds:
             raise self._exceeded()
         return result
 
@@ -160,17 +161,19 @@ class Timeout(Policy):
         return result
 
     async def _arun(self, fn: Callable[..., Awaitable[Any]], args: Args, kwargs: Kwargs) -> Any:
-        # asyncio.timeout's protocol, inlined (it costs twice as much as a context
-        # manager): cancel the task at the deadline, and on the way out withdraw that
-        # cancel request, turning the CancelledError into TimeoutExceeded only when
-        # no other cancel request is pending.
+        # asyncio.timeout's protocol, with one shared timer per loop (timer_queue.py):
+        # cancel the task at the deadline, and on the way out withdraw that cancel
+        # request, turning the CancelledError into TimeoutExceeded only when no other
+        # cancel request is pending.
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         if task is None:
             raise RuntimeError(f"{self.name}: acall must be awaited inside an asyncio task")
-        expiry = _Expiry(task)
+        queue = self._queue
+        if queue is None or queue.loop is not loop:
+            queue = self._queue_for(loop)
         cancelling = task.cancelling()
-        handle = loop.call_at(loop.time() + self._seconds, expiry)
+        expiry = queue.add(task, loop.time() + self._seconds)
         token, _ = push(self._seconds, self.clock)
         try:
             return await fn(*args, **kwargs)
@@ -181,10 +184,19 @@ class Timeout(Policy):
                     raise self._exceeded() from None
             raise
         finally:
-            handle.cancel()
-            pop(token)
+            queue.finish(expiry)
+            _DEADLINE.reset(token)
             if expiry.fired:  # expired, but the call ended without the CancelledError
                 task.uncancel()
+
+    def _queue_for(self, loop: asyncio.AbstractEventLoop) -> TimerQueue:
+        """Return (creating if needed) this Timeout's timer queue on ``loop``."""
+        with _queues_lock:
+            queue = self._queues.get(loop)
+            if queue is None:
+                queue = self._queues[loop] = TimerQueue(loop)
+        self._queue = queue
+        return queue
 
     def describe(self) -> dict[str, Any]:
         """Return kind, name and options."""

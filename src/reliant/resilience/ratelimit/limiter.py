@@ -379,6 +379,10 @@ class RateLimiter(Policy):
     # -- policy drivers ---------------------------------------------------------------
 
     def _run(self, fn: Callable[..., Any], args: Args, kwargs: Kwargs) -> Any:
+        if self._key is None and not BUS.active:
+            # The hot path: one decision on the default key; waiting is acquire()'s job.
+            if self._op(self._prefix, self._a, self._b, 1)[0]:
+                return fn(*args, **kwargs)
         self.acquire("" if self._key is None else self._key(args, kwargs))
         return fn(*args, **kwargs)
 
