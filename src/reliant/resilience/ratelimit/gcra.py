@@ -19,6 +19,7 @@ tolerance = T * burst``:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from reliant.resilience.ratelimit.backend import Decision
 from reliant.resilience.ratelimit.table import Decide, Table
@@ -32,18 +33,23 @@ def idle(tat: int, now: int) -> bool:
     return tat <= now
 
 
-def decider(t: Table[int]) -> Decide:
-    """Return the GCRA decision function over ``t``: ``(key, emission, tolerance, cost)``.
+Step = Callable[[str, int, int, int], int]
+
+
+def stepper(t: Table[int]) -> Step:
+    """Return GCRA's atomic step over ``t``: ``(key, emission, tolerance, cost) -> new_ttl``.
 
     ``emission`` is ``T`` in µs (>= 1), ``tolerance`` is ``tau`` in µs (>= ``T``),
-    ``cost`` the requests to take (>= 0). The key is popped and re-inserted, so the
-    table stays in least-recently-used order.
+    ``cost`` the requests to take (>= 0). The request is admitted, and stored, exactly
+    when the returned ``new_ttl <= tolerance``; the key's ttl before the request is
+    ``new_ttl - cost * emission``. The key is popped and re-inserted, so the table
+    stays in least-recently-used order.
     """
     table, pop, now_ns = t.data, t.data.pop, t.now_ns
     acquire, release = t.lock.acquire, t.lock.release
     max_keys, evict = t.max_keys, t.evict
 
-    def gcra(key: str, emission: int, tolerance: int, cost: int) -> Decision:
+    def step(key: str, emission: int, tolerance: int, cost: int) -> int:
         now = now_ns() // 1000
         acquire()
         try:
@@ -62,10 +68,21 @@ def decider(t: Table[int]) -> Decide:
                 table[key] = tat
         finally:
             release()
+        return new_ttl
+
+    return step
+
+
+def decider(step: Step) -> Decide:
+    """Return the GCRA decision function built on ``step``: the full :class:`Decision`."""
+
+    def gcra(key: str, emission: int, tolerance: int, cost: int) -> Decision:
+        new_ttl = step(key, emission, tolerance, cost)
         if new_ttl <= tolerance:
             return _new(
                 Decision, (True, (tolerance - new_ttl) // emission, 0.0, new_ttl / 1_000_000)
             )
+        ttl = new_ttl - cost * emission
         if cost * emission > tolerance:
             retry_after = _INF
         else:

@@ -121,7 +121,18 @@ class RateLimiter(Policy):
         ValueError: on an invalid option, naming it and its accepted range.
     """
 
-    __slots__ = ("_a", "_aop", "_b", "_key", "_now", "_op", "_prefix", "backend", "options")
+    __slots__ = (
+        "_a",
+        "_aop",
+        "_b",
+        "_key",
+        "_now",
+        "_op",
+        "_prefix",
+        "_step",
+        "backend",
+        "options",
+    )
 
     _op: Callable[[str, int, int, int], Decision]
     _aop: Callable[[str, int, int, int], Awaitable[Decision]]
@@ -177,6 +188,8 @@ class RateLimiter(Policy):
         self.backend: RateLimitBackend = backend
         self._key = key
         self._now = self.clock.now
+        #: GCRA's bare step on the memory backend, for the yes/no hot path of call().
+        self._step: Callable[[str, int, int, int], int] | None = None
         o = self.options
         if o.algorithm == "sliding_window":
             self._a, self._b = int(o.rate), round(o.per * _US)
@@ -187,6 +200,8 @@ class RateLimiter(Policy):
             if o.algorithm == "gcra":
                 self._a, self._b = emission, emission * o.burst
                 self._op, self._aop = backend.gcra, backend.agcra
+                if key is None and isinstance(backend, MemoryBackend):
+                    self._step = backend.gcra_step()
             else:
                 self._a, self._b = emission, o.burst
                 self._op, self._aop = backend.token_bucket, backend.atoken_bucket
@@ -379,10 +394,16 @@ class RateLimiter(Policy):
     # -- policy drivers ---------------------------------------------------------------
 
     def _run(self, fn: Callable[..., Any], args: Args, kwargs: Kwargs) -> Any:
-        if self._key is None and not BUS.active:
-            # The hot path: one decision on the default key; waiting is acquire()'s job.
-            if self._op(self._prefix, self._a, self._b, 1)[0]:
-                return fn(*args, **kwargs)
+        # The hot path: one yes/no on the default key when nobody listens for events;
+        # a denial falls through to acquire(), which waits or raises (a denied GCRA
+        # step stores nothing, so deciding again is harmless).
+        step = self._step
+        if (
+            step is not None
+            and not BUS.active
+            and step(self._prefix, self._a, self._b, 1) <= self._b
+        ):
+            return fn(*args, **kwargs)
         self.acquire("" if self._key is None else self._key(args, kwargs))
         return fn(*args, **kwargs)
 

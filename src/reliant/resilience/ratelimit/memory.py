@@ -78,7 +78,7 @@ class MemoryBackend:
         self._lock = threading.Lock()
         # An algorithm's table and decision function are built on first use: a limiter
         # uses one, and each costs about a kilobyte.
-        self._gcra: tuple[Table[int], Decide] | None = None
+        self._gcra: tuple[Table[int], Decide, _gcra.Step] | None = None
         self._token_bucket: tuple[Table[_tb.State], Decide] | None = None
         self._sliding_window: tuple[Table[_sw.State], Decide] | None = None
 
@@ -89,11 +89,25 @@ class MemoryBackend:
     @property
     def gcra(self) -> Decide:
         """``gcra(key, emission_us, tolerance_us, cost) -> Decision``."""
+        return self._gcra_pair()[1]
+
+    def gcra_step(self) -> _gcra.Step:
+        """GCRA's bare step, ``(key, emission_us, tolerance_us, cost) -> new_ttl_us``.
+
+        The request was admitted exactly when ``new_ttl_us <= tolerance_us``. Cheaper
+        than :attr:`gcra` when the caller needs only the yes or no (a limiter guarding
+        a call); it shares :attr:`gcra`'s table and lock.
+        """
+        return self._gcra_pair()[2]
+
+    def _gcra_pair(self) -> tuple[Table[int], Decide, _gcra.Step]:
         if self._gcra is None:
             with self._lock:
                 if self._gcra is None:
-                    self._gcra = self._build(_gcra.decider)
-        return self._gcra[1]
+                    table: Table[int] = Table(self._lock, self._now_ns, self.max_keys)
+                    step = _gcra.stepper(table)
+                    self._gcra = (table, _gcra.decider(step), step)
+        return self._gcra
 
     @property
     def token_bucket(self) -> Decide:
