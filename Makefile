@@ -4,7 +4,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON_PREFERENCE := only-system
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
-SCENARIO ?= examples/scenarios/flaky-dependency.yaml
+SCENARIO ?= examples/scenarios/hard-outage.yaml
 
 .PHONY: simulate test lint typecheck bench uv
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import reliant as r
 from benchmarks.harness import RESULT, Case, Config, Section, Table, Target, table
 
 TITLE = "Circuit breaker — success path, closed breaker, decorated function"
@@ -28,9 +29,7 @@ async def _af() -> int:
 
 def reliant(fn: Any) -> Any:
     """``fn`` under a reliant CircuitBreaker with default options."""
-    from reliant.resilience.circuit_breaker import CircuitBreaker
-
-    return CircuitBreaker()(fn)
+    return r.CircuitBreaker()(fn)
 
 
 def pybreaker_(fn: Any) -> Any:

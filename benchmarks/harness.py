@@ -155,7 +155,7 @@ def below_target(description: str, figure: float | None, limit: float, unit: str
     """Pass when ``figure`` is under ``limit``."""
     if figure is None:
         return Target(description, None, "not measured")
-    return Target(description, figure < limit, f"{figure:.3g} {unit} (limit {limit:g} {unit})")
+    return Target(description, figure < limit, f"{_fmt(figure)} {unit} (limit {limit:g} {unit})")
 
 
 # -- timing -----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import reliant as r
 from benchmarks.harness import Case, Config, Section, ratio_target, table
 
 TITLE = "Rate limiter — in-memory, admitted decision for one key"
@@ -31,14 +32,12 @@ def _true(result: Any) -> bool:
 
 def reliant(algorithm: str) -> Any:
     """A reliant in-memory limiter's ``try_acquire`` for key ``"k"``."""
-    from reliant.resilience.ratelimit import RateLimiter
-
     if algorithm == "gcra":
-        limiter = RateLimiter.gcra(rate=RATE, burst=BURST)
+        limiter = r.RateLimiter.gcra(rate=RATE, burst=BURST)
     elif algorithm == "token_bucket":
-        limiter = RateLimiter.token_bucket(rate=RATE, burst=BURST)
+        limiter = r.RateLimiter.token_bucket(rate=RATE, burst=BURST)
     else:
-        limiter = RateLimiter.sliding_window(rate=PEER_LIMIT)
+        limiter = r.RateLimiter.sliding_window(rate=PEER_LIMIT)
     return functools.partial(limiter.try_acquire, "k")
 
 

@@ -13,6 +13,7 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
+import reliant as r
 from benchmarks.harness import Config, Row, Section, Table, below_target, why
 from benchmarks.limiter import BURST, PEER_LIMIT, RATE
 
@@ -73,16 +74,11 @@ def _per_key_row(label: str, make: Callable[[], Any], keys: int, ref: bool = Fal
 
 
 def _reliant_breaker() -> Any:
-    from reliant.resilience.circuit_breaker import CircuitBreaker
-
-    return CircuitBreaker()
+    return r.CircuitBreaker()
 
 
 def _reliant_small_breaker() -> Any:
-    from reliant.resilience.circuit_breaker import CircuitBreaker
-    from reliant.resilience.windows import CountWindow
-
-    return CircuitBreaker(window=CountWindow(1), min_calls=1)
+    return r.CircuitBreaker(window=r.CountWindow(1), min_calls=1)
 
 
 def _pybreaker() -> Any:
@@ -104,15 +100,11 @@ def _aiobreaker() -> Any:
 
 
 def _reliant_limiter() -> Any:
-    from reliant.resilience.ratelimit import RateLimiter
-
-    return RateLimiter.gcra(rate=RATE, burst=BURST)
+    return r.RateLimiter.gcra(rate=RATE, burst=BURST)
 
 
 def _reliant_keys(algorithm: str) -> Any:
-    from reliant.resilience.ratelimit import RateLimiter
-
-    limiter = getattr(RateLimiter, algorithm)(rate=100, per=1.0)
+    limiter = getattr(r.RateLimiter, algorithm)(rate=100, per=1.0)
     return limiter.try_acquire, lambda: None
 
 

@@ -11,10 +11,12 @@ alone, so the pipeline's figure can be read by subtraction.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import Callable
 from typing import Any
 
+import reliant as r
 from benchmarks.harness import (
     RESULT,
     Case,
@@ -43,26 +45,18 @@ async def _af() -> int:
 
 
 def _policies() -> dict[str, Callable[[], Any]]:
-    from reliant.resilience.bulkhead import Bulkhead
-    from reliant.resilience.circuit_breaker import CircuitBreaker
-    from reliant.resilience.ratelimit import RateLimiter
-    from reliant.resilience.retry import Retry
-    from reliant.resilience.timeout import Timeout
-
     return {
-        "Timeout(5)": lambda: Timeout(5),
-        "Retry(attempts=3)": lambda: Retry(attempts=3),
-        "CircuitBreaker()": lambda: CircuitBreaker(),
-        "Bulkhead(max_concurrent=100)": lambda: Bulkhead(max_concurrent=100),
-        "RateLimiter.gcra": lambda: RateLimiter.gcra(rate=RATE, burst=BURST),
+        "Timeout(5)": lambda: r.Timeout(5),
+        "Retry(attempts=3)": lambda: r.Retry(attempts=3),
+        "CircuitBreaker()": lambda: r.CircuitBreaker(),
+        "Bulkhead(max_concurrent=100)": lambda: r.Bulkhead(max_concurrent=100),
+        "RateLimiter.gcra": lambda: r.RateLimiter.gcra(rate=RATE, burst=BURST),
     }
 
 
 def reliant(fn: Any) -> Any:
     """``fn`` under the five-policy reliant pipeline."""
-    from reliant.resilience.pipeline import Pipeline
-
-    return Pipeline(*(make() for make in _policies().values()))(fn)
+    return r.Pipeline(*(make() for make in _policies().values()))(fn)
 
 
 def _stage(label: str, fn: Any) -> Any:
@@ -130,25 +124,16 @@ APEERS = "asyncio.timeout + tenacity + aiobreaker + limits + semaphore"
 
 
 def _stage_table(cfg: Config, title: str, fn: Any, is_async: bool, pipeline: Row) -> Table:
-    labels = list(_policies()) if _can_import() else []
-    cases = [Case(f"{label} alone", lambda label=label: _stage(label, fn)) for label in labels]
+    cases = [Case(f"{label} alone", functools.partial(_stage, label, fn)) for label in _policies()]
     t = table(cfg, title, cases, is_async=is_async)
     t.ratio_label = "share of pipeline"
-    parts = [r.value for r in t.rows]
+    parts = [row.value for row in t.rows]
     if all(v is not None for v in parts) and parts:
         t.rows.append(Row("sum of the five", sum(v for v in parts if v is not None)))
     for row in t.rows:
         if row.value is not None and pipeline.value:
             row.ratio = row.value / pipeline.value
     return t
-
-
-def _can_import() -> bool:
-    try:
-        _policies()
-    except ImportError:
-        return False
-    return True
 
 
 def run(cfg: Config) -> Section:

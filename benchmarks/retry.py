@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import reliant as r
 from benchmarks.harness import RESULT, Case, Config, Section, ratio_target, table
 
 TITLE = "Retry — success path, decorated function"
@@ -23,9 +24,7 @@ async def _af() -> int:
 
 
 def _reliant(fn: Any) -> Any:
-    from reliant.resilience.retry import Retry
-
-    return Retry(attempts=3)(fn)
+    return r.Retry(attempts=3)(fn)
 
 
 def _tenacity(fn: Any) -> Any:
