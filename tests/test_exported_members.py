@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -85,3 +88,21 @@ def test_version_matches_pyproject() -> None:
     """`reliant.__version__` is the version pyproject.toml declares."""
     pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
     assert tomllib.loads(pyproject.read_text())["project"]["version"] == reliant.__version__
+
+
+def test_import_reliant_loads_no_policy_until_one_is_used() -> None:
+    """`import reliant` is lazy; `reliant.Retry` loads only what Retry needs."""
+    code = (
+        "import json, sys, reliant\n"
+        "before = sorted(m for m in sys.modules if m.startswith('reliant.'))\n"
+        "reliant.Retry\n"
+        "after = sorted(m for m in sys.modules if m.startswith('reliant.'))\n"
+        "print(json.dumps([before, after]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
+    before, after = json.loads(out)
+    assert [] == before
+    assert "reliant.resilience.retry" in after
+    assert "reliant.resilience.circuit_breaker" not in after
