@@ -25,4 +25,4 @@ test: lint typecheck
 	$(UV) run --frozen pytest --cov --cov-report=term
 
 bench: uv
-	$(UV) run --frozen --group bench python -m benchmarks
+	$(UV) run --frozen python -m benchmarks

@@ -76,10 +76,12 @@ EXPECTED: dict[str, dict[str, Needs]] = {
     "pipeline": {
         "sync": {
             "reliant Pipeline (5 policies)": (),
+            "reliant outbound Pipeline (Fallback, Timeout, Retry, CircuitBreaker, Bulkhead)": (),
             "tenacity + pybreaker + limits + semaphore": ("tenacity", "pybreaker", "limits"),
         },
         "asyncio": {
             "reliant Pipeline (5 policies)": (),
+            "reliant outbound Pipeline (Fallback, Timeout, Retry, CircuitBreaker, Bulkhead)": (),
             "asyncio.timeout + tenacity + aiobreaker + limits + semaphore": (
                 "tenacity",
                 "aiobreaker",
@@ -219,7 +221,7 @@ def test_targets_have_a_verdict_unless_a_peer_is_missing(report: dict[str, Any])
         "retry": 2,
         "breaker": 2,
         "limiter": 1,
-        "pipeline": 2,
+        "pipeline": 3,
         "concurrency": 2,
         "memory": 2,
         "imports": 2,
