@@ -72,3 +72,43 @@ def test_sdk_imports_only_the_standard_library_at_module_level() -> None:
                 if root not in sys.stdlib_module_names and root != "reliant":
                     offenders.append(f"{path.relative_to(SRC)}: {name}")
     assert [] == offenders
+
+
+#: Heavy standard-library modules a sync program must not pay for: asyncio alone
+#: brings ssl and concurrent.futures (≈50 ms, ≈11 MiB). (`inspect` is not listed:
+#: `dataclasses`, which every options class uses, imports it.)
+HEAVY = ("asyncio", "logging", "ssl", "concurrent.futures")
+
+
+def _heavy_loaded_by(code: str) -> list[str]:
+    probe = (
+        f"import sys, json\n{code}\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True
+    ).stdout
+    loaded: list[str] = json.loads(out)
+    return loaded
+
+
+def test_sync_policies_import_without_asyncio_or_logging() -> None:
+    """Importing the sync policies loads neither asyncio, logging, ssl nor concurrent.futures."""
+    code = (
+        "from reliant.resilience.retry import Retry\n"
+        "from reliant.resilience.circuit_breaker import CircuitBreaker\n"
+        "from reliant.resilience.pipeline import Pipeline\n"
+        "from reliant.resilience.timeout import Timeout\n"
+        "from reliant.resilience.bulkhead import Bulkhead\n"
+        "from reliant.resilience.ratelimit import RateLimiter\n"
+    )
+    assert [] == _heavy_loaded_by(code)
+
+
+def test_no_sdk_module_imports_asyncio_or_logging_at_module_level() -> None:
+    """Every SDK module but the virtual-time event loop imports without the heavy modules."""
+    modules = sorted(
+        ".".join(("reliant", *p.relative_to(SRC).with_suffix("").parts)).removesuffix(".__init__")
+        for p in _sdk_files()
+        if p.name != "virtual_loop.py"
+    )
+    assert [] == _heavy_loaded_by("\n".join(f"import {m}" for m in modules))

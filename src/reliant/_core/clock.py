@@ -6,11 +6,12 @@ Production code uses :data:`MONOTONIC`; tests and the simulator use
 
 from __future__ import annotations
 
-import asyncio
-import selectors
 import time
 from collections.abc import Coroutine
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+
+if TYPE_CHECKING:
+    import asyncio
 
 T = TypeVar("T")
 
@@ -42,6 +43,10 @@ class MonotonicClock:
 
     async def asleep(self, seconds: float) -> None:
         """Suspend the calling task for ``seconds`` of real time."""
+        # Imported here so that sync programs never load asyncio; an async caller
+        # has it loaded already, and a sleep dwarfs the lookup.
+        import asyncio
+
         await asyncio.sleep(seconds)
 
     def __repr__(self) -> str:
@@ -98,6 +103,8 @@ class VirtualClock:
         On the clock's own loop (see :meth:`run`) this is ``asyncio.sleep``, so other
         tasks run meanwhile; on any other loop the clock advances at once.
         """
+        import asyncio
+
         self.sleeps.append(seconds)
         try:
             running = asyncio.get_running_loop()
@@ -116,43 +123,18 @@ class VirtualClock:
         When the loop has nothing ready and no I/O is pending, it advances the clock
         to its next timer instead of waiting.
         """
-        loop = _VirtualTimeLoop(self)
+        from reliant._core.virtual_loop import VirtualTimeLoop
+
+        loop = VirtualTimeLoop(self)
         self._loop = loop
         return loop
 
     def run(self, main: Coroutine[Any, Any, T]) -> T:
         """Run ``main`` to completion on a virtual-time event loop and return its result."""
+        import asyncio
+
         with asyncio.Runner(loop_factory=self.new_event_loop) as runner:
             return runner.run(main)
 
     def __repr__(self) -> str:
         return f"VirtualClock(now={self._now!r})"
-
-
-class _VirtualSelector(selectors.DefaultSelector):
-    """A selector that turns the loop's idle waits into clock advances."""
-
-    def __init__(self, clock: VirtualClock) -> None:
-        super().__init__()
-        self._clock = clock
-
-    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        if timeout is None or timeout <= 0:
-            return super().select(timeout)
-        ready = super().select(0)
-        if not ready:
-            self._clock.advance(timeout)
-        return ready
-
-
-class _VirtualTimeLoop(asyncio.SelectorEventLoop):
-    """An event loop that reads its time from a :class:`VirtualClock`."""
-
-    def __init__(self, clock: VirtualClock) -> None:
-        super().__init__(_VirtualSelector(clock))
-        self._virtual_clock = clock
-        # Timers due within this much of "now" fire; virtual time is exact.
-        self._clock_resolution = 1e-9
-
-    def time(self) -> float:
-        return self._virtual_clock.now()

@@ -6,14 +6,11 @@ With no subscriber the hot path pays one attribute test (``if BUS.active``); the
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, TracebackType
 from typing import Any
-
-_log = logging.getLogger("reliant.events")
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -137,7 +134,12 @@ class EventBus:
                 try:
                     sub.listener(event)
                 except Exception:
-                    _log.exception("reliant event listener %r failed on %s", sub.listener, kind)
+                    # logging is imported only here: most processes never need it.
+                    import logging
+
+                    logging.getLogger("reliant.events").exception(
+                        "reliant event listener %r failed on %s", sub.listener, kind
+                    )
 
 
 #: The process-wide bus. Policies test ``BUS.active`` before building an event.

@@ -7,10 +7,9 @@ them on. Draws come from a seedable ``random.Random``.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reliant._core import validate
 from reliant._core.clock import Clock
@@ -18,6 +17,9 @@ from reliant._core.deadline import remaining
 from reliant._core.events import BUS
 from reliant._core.policy import Args, Kwargs, Policy
 from reliant.exceptions import InjectedFault, TimeoutExceeded
+
+if TYPE_CHECKING:
+    import random
 
 DEFAULT_RATE = 0.1
 _NO_RESULT: Any = object()
@@ -90,7 +92,11 @@ class Fault(Policy):
         self.options = FaultOptions(rate=rate, error=error, latency=latency, result=result)
         self._rate = float(rate)
         self._enabled = bool(enabled)
-        self._rng = rng if rng is not None else random.Random()
+        if rng is None:
+            import random  # imported on first use, not with the module
+
+            rng = random.Random()
+        self._rng = rng
         #: Calls affected so far.
         self.injected = 0
 

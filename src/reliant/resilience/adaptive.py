@@ -8,11 +8,10 @@ inflight count it started with, and whether it was a drop) for one of the algori
 
 from __future__ import annotations
 
-import random
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reliant._core import validate
 from reliant._core.clock import Clock
@@ -30,6 +29,9 @@ from reliant.resilience.limits import (
     Vegas,
     VegasOptions,
 )
+
+if TYPE_CHECKING:
+    import random
 
 DEFAULT_ALGORITHM = "gradient2"
 DEFAULT_DROP_ON: tuple[type[BaseException], ...] = (TimeoutError,)
@@ -170,6 +172,8 @@ class AdaptiveLimit(Policy):
         rng: random.Random | None = None,
     ) -> None:
         super().__init__(name=name, clock=clock)
+        import random  # imported on first use, not with the module
+
         if rng is not None and not isinstance(rng, random.Random):
             raise ValueError(f"AdaptiveLimit: rng must be a random.Random, got {rng!r}")
         self.options = AdaptiveLimitOptions(

@@ -8,11 +8,13 @@ failed attempt uses ``n = 1``.
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from reliant._core import validate
+
+if TYPE_CHECKING:
+    import random
 
 Jitter = Literal["none", "full", "equal"]
 Kind = Literal["constant", "linear", "exponential", "decorrelated"]

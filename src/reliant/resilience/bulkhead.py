@@ -9,19 +9,23 @@ overtake the queue.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from reliant._core import validate
+from reliant._core.aio import aio
 from reliant._core.clock import Clock
 from reliant._core.deadline import bounded_wait
 from reliant._core.events import BUS
 from reliant._core.policy import Args, Kwargs, Policy
 from reliant.exceptions import BulkheadFullError
+
+if TYPE_CHECKING:
+    # asyncio is used only where tasks wait for a slot, so sync programs never load it.
+    import asyncio
 
 DEFAULT_MAX_CONCURRENT = 10
 DEFAULT_MAX_WAIT = 0.0
@@ -50,7 +54,7 @@ class _ThreadWaiter:
         self.granted = False
 
 
-_Waiter = _ThreadWaiter | asyncio.Future[None]
+_Waiter: TypeAlias = "_ThreadWaiter | asyncio.Future[None]"
 
 
 class Bulkhead(Policy):
@@ -121,7 +125,7 @@ class Bulkhead(Policy):
                 if waiter.done():
                     continue
                 loop = waiter.get_loop()
-                if loop is asyncio._get_running_loop():
+                if loop is aio()._get_running_loop():
                     waiter.set_result(None)  # callbacks run later: no re-entry here
                     return
                 try:
@@ -194,6 +198,7 @@ class Bulkhead(Policy):
     # -- asyncio ----------------------------------------------------------------------
 
     async def _aacquire(self) -> None:
+        asyncio = aio()
         with self._lock:
             if self._inflight < self._max:
                 self._inflight += 1

@@ -9,15 +9,18 @@ awaited**. When every attempt fails, the primary's error is raised.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reliant._core import validate
+from reliant._core.aio import aio
 from reliant._core.clock import Clock
 from reliant._core.events import BUS
 from reliant._core.policy import Args, Kwargs, Policy
+
+if TYPE_CHECKING:
+    import asyncio
 
 DEFAULT_DELAY = 0.1
 DEFAULT_MAX_HEDGES = 1
@@ -86,11 +89,12 @@ class Hedge(Policy):
             BUS.emit(kind, self.name, self.clock.now(), {"attempt": attempt})
 
     async def _arun(self, fn: Callable[..., Awaitable[Any]], args: Args, kwargs: Kwargs) -> Any:
+        asyncio_ = aio()  # its own name: `asyncio` in annotations is the typed module
         total = self.options.max_hedges + 1
         tasks: list[asyncio.Task[Any]] = []
 
         def launch() -> None:
-            tasks.append(asyncio.ensure_future(fn(*args, **kwargs)))
+            tasks.append(asyncio_.ensure_future(fn(*args, **kwargs)))
             if len(tasks) > 1:
                 self._emit("hedge.launched", len(tasks))
 
@@ -103,8 +107,8 @@ class Hedge(Policy):
             while True:
                 can_launch = len(tasks) < total
                 timeout = self._delay if self._delay > 0 and can_launch else None
-                done, pending = await asyncio.wait(
-                    pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                done, pending = await asyncio_.wait(
+                    pending, timeout=timeout, return_when=asyncio_.FIRST_COMPLETED
                 )
                 if not done:
                     launch()
@@ -124,7 +128,7 @@ class Hedge(Policy):
             for task in pending:
                 task.cancel()
             if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+                await asyncio_.gather(*pending, return_exceptions=True)
             for task in tasks:  # mark every loser's error as seen
                 if task.done() and not task.cancelled():
                     task.exception()

@@ -14,10 +14,13 @@ differs, the class docstring says so.
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from reliant._core import validate
+
+if TYPE_CHECKING:
+    import random
 
 DEFAULT_INITIAL = 20
 
@@ -220,7 +223,11 @@ class Vegas:
         self._max = options.max_limit
         self._smoothing = options.smoothing
         self._probe_multiplier = options.probe_multiplier
-        self._rng = rng if rng is not None else random.Random()
+        if rng is None:
+            import random  # imported on first use, not with the module
+
+            rng = random.Random()
+        self._rng = rng
         self._probe_count = 0
         self._jitter = self._rng.uniform(0.5, 1.0)
 

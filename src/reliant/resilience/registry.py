@@ -15,10 +15,9 @@ from __future__ import annotations
 import builtins
 import importlib
 import inspect
-import random
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from reliant._core.clock import Clock
 from reliant._core.durations import parse_duration
@@ -26,6 +25,9 @@ from reliant._core.policy import Policy
 from reliant.resilience.backoff import Backoff
 from reliant.resilience.budget import RetryBudget
 from reliant.resilience.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    import random
 
 Spec = Mapping[str, Any]
 T = TypeVar("T")
@@ -95,7 +97,11 @@ class _Context:
 
     def child_rng(self) -> random.Random | None:
         """A generator for one policy, derived from the shared seed so runs repeat."""
-        return None if self.rng is None else random.Random(self.rng.getrandbits(64))
+        if self.rng is None:
+            return None
+        import random  # imported on first use, not with the module
+
+        return random.Random(self.rng.getrandbits(64))
 
 
 def _duration(options: dict[str, Any], key: str, path: str, *, signed: bool = False) -> None:
@@ -192,6 +198,8 @@ def _open_for(value: object, path: str) -> object:
         if spec["kind"] == "exponential":
             spec.setdefault("jitter", "none")
         backoff = _backoff(spec, path)
+        import random  # imported on first use, not with the module
+
         rng = random.Random(0)  # jitter is "none" unless asked; seeded for repeatability
         return lambda openings: backoff.delay(openings, 0.0, rng)
     return parse_duration(value, option=path) if not callable(value) else value

@@ -7,10 +7,9 @@ failure enters :meth:`Retry._decide`, the decision core shared by the two driver
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from reliant._core import validate
 from reliant._core.clock import Clock
@@ -21,6 +20,9 @@ from reliant._core.policy import Args, Kwargs, Policy
 from reliant._core.testing_mode import TESTING
 from reliant.resilience.backoff import Backoff
 from reliant.resilience.budget import RetryBudget
+
+if TYPE_CHECKING:
+    import random
 
 DEFAULT_ATTEMPTS = 3
 DEFAULT_BACKOFF = Backoff.exponential()
@@ -127,7 +129,11 @@ class Retry(Policy):
         self._budget = budget
         # Only a budget or a time cap needs work before the first attempt.
         self._bookkeeping = budget is not None or max_elapsed is not None
-        self._rng = rng if rng is not None else random.Random()
+        if rng is None:
+            import random  # imported on first use, not with the module
+
+            rng = random.Random()
+        self._rng = rng
 
     # -- decision core (no I/O) ---------------------------------------------------------
 

@@ -11,17 +11,19 @@ itself instead of sending it.
 from __future__ import annotations
 
 import math
-import random
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reliant._core import validate
 from reliant._core.clock import Clock
 from reliant._core.events import BUS
 from reliant._core.policy import Args, Kwargs, Policy
 from reliant.exceptions import ThrottledError
+
+if TYPE_CHECKING:
+    import random
 
 DEFAULT_K = 2.0
 DEFAULT_WINDOW = 120.0
@@ -107,6 +109,8 @@ class Throttle(Policy):
         clock: Clock | None = None,
     ) -> None:
         super().__init__(name=name, clock=clock)
+        import random  # imported on first use, not with the module
+
         if rng is not None and not isinstance(rng, random.Random):
             raise ValueError(f"Throttle: rng must be a random.Random, got {rng!r}")
         self.options = ThrottleOptions(

@@ -11,14 +11,12 @@ caller stops waiting at the deadline (the thread itself runs on: Python cannot k
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextvars
 import threading
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reliant._core import validate
 from reliant._core.clock import Clock
@@ -26,7 +24,12 @@ from reliant._core.deadline import _DEADLINE, bounded_wait, pop, push
 from reliant._core.events import BUS
 from reliant._core.policy import Args, Kwargs, Policy
 from reliant.exceptions import TimeoutExceeded
-from reliant.resilience.timer_queue import TimerQueue
+
+if TYPE_CHECKING:
+    import asyncio
+    import concurrent.futures
+
+    from reliant.resilience.timer_queue import TimerQueue
 
 #: Worker threads shared by every hard Timeout in the process.
 HARD_TIMEOUT_WORKERS = 32
@@ -45,6 +48,30 @@ class TimeoutOptions:
             raise ValueError(f"Timeout: hard must be True or False, got {self.hard!r}")
 
 
+# asyncio and concurrent.futures are imported at first use, so that a sync program
+# using Timeout loads neither: the async driver's names are bound by its first call.
+
+
+def _bind_asyncio() -> asyncio.AbstractEventLoop:
+    """Bind the asyncio names ``_arun`` uses, then do the first call's loop lookup."""
+    global _get_running_loop, _current_task, _CANCELLED
+    import asyncio
+
+    _current_task = asyncio.current_task
+    _CANCELLED = (asyncio.CancelledError,)
+    _get_running_loop = asyncio.get_running_loop
+    return _get_running_loop()
+
+
+def _no_task() -> asyncio.Task[Any] | None:  # pragma: no cover - replaced before any call
+    return None
+
+
+_get_running_loop: Callable[[], asyncio.AbstractEventLoop] = _bind_asyncio
+_current_task: Callable[[], asyncio.Task[Any] | None] = _no_task
+#: What ``_arun`` catches as a cancellation; empty (matches nothing) until bound.
+_CANCELLED: tuple[type[BaseException], ...] = ()
+
 _executor: concurrent.futures.ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
 _queues_lock = threading.Lock()
@@ -54,6 +81,8 @@ def _hard_executor() -> concurrent.futures.ThreadPoolExecutor:
     global _executor
     with _executor_lock:
         if _executor is None:
+            import concurrent.futures
+
             _executor = concurrent.futures.ThreadPoolExecutor(
                 max_workers=HARD_TIMEOUT_WORKERS, thread_name_prefix="reliant-timeout"
             )
@@ -131,6 +160,8 @@ class Timeout(Policy):
         return result
 
     def _run_hard(self, fn: Callable[..., Any], args: Args, kwargs: Kwargs) -> Any:
+        import concurrent.futures  # next to a thread hand-off, the import check is free
+
         budget = bounded_wait(self._seconds, self.clock)  # an inherited deadline may cut it
         start = self._now()
         token, _ = push(self._seconds, self.clock, now=start)
@@ -165,8 +196,8 @@ class Timeout(Policy):
         # cancel the task at the deadline, and on the way out withdraw that cancel
         # request, turning the CancelledError into TimeoutExceeded only when no other
         # cancel request is pending.
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
+        loop = _get_running_loop()
+        task = _current_task()
         if task is None:
             raise RuntimeError(f"{self.name}: acall must be awaited inside an asyncio task")
         queue = self._queue
@@ -177,7 +208,7 @@ class Timeout(Policy):
         token, _ = push(self._seconds, self.clock)
         try:
             return await fn(*args, **kwargs)
-        except asyncio.CancelledError:
+        except _CANCELLED:
             if expiry.fired:
                 expiry.fired = False
                 if task.uncancel() <= cancelling:
@@ -191,6 +222,8 @@ class Timeout(Policy):
 
     def _queue_for(self, loop: asyncio.AbstractEventLoop) -> TimerQueue:
         """Return (creating if needed) this Timeout's timer queue on ``loop``."""
+        from reliant.resilience.timer_queue import TimerQueue
+
         with _queues_lock:
             queue = self._queues.get(loop)
             if queue is None:

@@ -10,9 +10,11 @@ deadline has come, and re-arms itself for the next live entry.
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
 
 
 class Expiry:

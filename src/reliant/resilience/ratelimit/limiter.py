@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any, Literal, NoReturn
 
 from reliant._core import validate
@@ -45,6 +44,8 @@ def emission_us(rate: float, per: float) -> int:
     options are read as the decimals they were written as (``0.1`` is 1/10), so
     ``per=0.3, rate=3`` gives exactly 100 000 µs.
     """
+    from fractions import Fraction  # imported on first use, not with the module
+
     return math.ceil(Fraction(str(per)) * _US / Fraction(str(rate)))
 
 
