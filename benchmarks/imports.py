@@ -44,6 +44,17 @@ REF = "import reliant"
 #: (row label, statement, top-level package whose importtime lines are summed)
 IMPORTS = (
     (REF, "import reliant", "reliant"),
+    (
+        "reliant: the six sync policies used",
+        "import reliant as r; r.Retry, r.CircuitBreaker, r.Timeout, r.Bulkhead, "
+        "r.RateLimiter, r.Pipeline",
+        "reliant",
+    ),
+    (
+        "reliant: every public name used",
+        "import reliant as r; [getattr(r, n) for n in r.__all__]",
+        "reliant",
+    ),
     ("tenacity", "import tenacity", "tenacity"),
     ("stamina", "import stamina", "stamina"),
     ("backoff", "import backoff", "backoff"),

@@ -122,6 +122,8 @@ EXPECTED: dict[str, dict[str, Needs]] = {
     "imports": {
         "import": {
             "import reliant": (),
+            "reliant: the six sync policies used": (),
+            "reliant: every public name used": (),
             **{name: (name,) for name in _IMPORT_PEERS.split()},
         }
     },
