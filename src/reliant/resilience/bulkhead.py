@@ -72,7 +72,16 @@ class Bulkhead(Policy):
         BulkheadFullError: when no slot frees within the wait.
     """
 
-    __slots__ = ("_inflight", "_lock", "_max", "_max_wait", "_waiters", "options")
+    __slots__ = (
+        "_inflight",
+        "_lock",
+        "_lock_acquire",
+        "_lock_release",
+        "_max",
+        "_max_wait",
+        "_waiters",
+        "options",
+    )
 
     def __init__(
         self,
@@ -88,6 +97,9 @@ class Bulkhead(Policy):
         self._max_wait = float(max_wait)
         self._inflight = 0
         self._lock = threading.Lock()
+        # Bound once: the fast paths call them twice per call.
+        self._lock_acquire = self._lock.acquire
+        self._lock_release = self._lock.release
         self._waiters: deque[_Waiter] = deque()
 
     @property
@@ -176,24 +188,24 @@ class Bulkhead(Policy):
     def _run(self, fn: Callable[..., Any], args: Args, kwargs: Kwargs) -> Any:
         # Fast paths of _acquire/_release inlined; plain acquire()/release() calls
         # cost half of a `with` block, and nothing between them can raise.
-        lock = self._lock
-        lock.acquire()
+        acquire, release = self._lock_acquire, self._lock_release
+        acquire()
         if self._inflight < self._max:
             self._inflight += 1
-            lock.release()
+            release()
         else:
-            lock.release()
+            release()
             self._acquire()
         try:
             return fn(*args, **kwargs)
         finally:
-            lock.acquire()
+            acquire()
             if self._waiters:
-                lock.release()
+                release()
                 self._release()
             else:
                 self._inflight -= 1
-                lock.release()
+                release()
 
     # -- asyncio ----------------------------------------------------------------------
 
@@ -234,24 +246,24 @@ class Bulkhead(Policy):
             raise
 
     async def _arun(self, fn: Callable[..., Awaitable[Any]], args: Args, kwargs: Kwargs) -> Any:
-        lock = self._lock
-        lock.acquire()
+        acquire, release = self._lock_acquire, self._lock_release
+        acquire()
         if self._inflight < self._max:
             self._inflight += 1
-            lock.release()
+            release()
         else:
-            lock.release()
+            release()
             await self._aacquire()
         try:
             return await fn(*args, **kwargs)
         finally:
-            lock.acquire()
+            acquire()
             if self._waiters:
-                lock.release()
+                release()
                 self._release()
             else:
                 self._inflight -= 1
-                lock.release()
+                release()
 
     def describe(self) -> dict[str, Any]:
         """Return kind, name and options."""

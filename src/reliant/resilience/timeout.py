@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
     from reliant.resilience.timer_queue import TimerQueue
 
+_get_deadline, _set_deadline, _reset_deadline = _DEADLINE.get, _DEADLINE.set, _DEADLINE.reset
+
 #: Worker threads shared by every hard Timeout in the process.
 HARD_TIMEOUT_WORKERS = 32
 
@@ -136,26 +138,28 @@ class Timeout(Policy):
         # Judge lateness against this Timeout's own budget: a shorter inherited
         # deadline is published to nested code but belongs to the outer Timeout,
         # which reports it with its own budget.
-        # push()/pop() inlined: this is the hot path.
-        start = self._now()
+        # push()/pop() inlined, with the context variable's methods bound once at
+        # import: this is the hot path.
+        now = self._now
+        start = now()
         seconds = self._seconds
-        current = _DEADLINE.get()
+        current = _get_deadline()
         if current is not None:
             left = current[0] - current[1].now()
-            token = _DEADLINE.set((start + (left if left < seconds else seconds), self.clock))
+            token = _set_deadline((start + (left if left < seconds else seconds), self.clock))
         else:
-            token = _DEADLINE.set((start + seconds, self.clock))
+            token = _set_deadline((start + seconds, self.clock))
         try:
             result = fn(*args, **kwargs)
         except TimeoutExceeded:
             raise
         except Exception as exc:
-            if self._now() - start > seconds:
+            if now() - start > seconds:
                 raise self._exceeded() from exc
             raise
         finally:
-            _DEADLINE.reset(token)
-        if self._now() - start > seconds:
+            _reset_deadline(token)
+        if now() - start > seconds:
             raise self._exceeded()
         return result
 
