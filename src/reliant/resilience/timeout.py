@@ -12,6 +12,7 @@ caller stops waiting at the deadline (the thread itself runs on: Python cannot k
 from __future__ import annotations
 
 import contextvars
+import sys
 import threading
 import weakref
 from collections.abc import Awaitable, Callable
@@ -59,18 +60,28 @@ def _bind_asyncio() -> asyncio.AbstractEventLoop:
     global _get_running_loop, _current_task, _CANCELLED
     import asyncio
 
-    _current_task = asyncio.current_task
+    if sys.version_info < (3, 12):
+        # 3.11's asyncio.current_task() is Python that looks the loop up again; the
+        # table it reads is the one the C tasks keep current. 3.12 made it C.
+        from asyncio.tasks import _current_tasks  # type: ignore[attr-defined]
+
+        _current_task = _current_tasks.get
+    else:  # pragma: no cover - the CI interpreter is 3.11
+        _current_task = _current_task_of
     _CANCELLED = (asyncio.CancelledError,)
     _get_running_loop = asyncio.get_running_loop
     return _get_running_loop()
 
 
-def _no_task() -> asyncio.Task[Any] | None:  # pragma: no cover - replaced before any call
-    return None
+def _current_task_of(loop: asyncio.AbstractEventLoop) -> asyncio.Task[Any] | None:
+    """The task running on ``loop`` (the caller just looked the running loop up)."""
+    import asyncio
+
+    return asyncio.current_task(loop)
 
 
 _get_running_loop: Callable[[], asyncio.AbstractEventLoop] = _bind_asyncio
-_current_task: Callable[[], asyncio.Task[Any] | None] = _no_task
+_current_task: Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None] = _current_task_of
 #: What ``_arun`` catches as a cancellation; empty (matches nothing) until bound.
 _CANCELLED: tuple[type[BaseException], ...] = ()
 
@@ -201,15 +212,23 @@ class Timeout(Policy):
         # request, turning the CancelledError into TimeoutExceeded only when no other
         # cancel request is pending.
         loop = _get_running_loop()
-        task = _current_task()
+        task = _current_task(loop)
         if task is None:
             raise RuntimeError(f"{self.name}: acall must be awaited inside an asyncio task")
         queue = self._queue
         if queue is None or queue.loop is not loop:
             queue = self._queue_for(loop)
         cancelling = task.cancelling()
-        expiry = queue.add(task, loop.time() + self._seconds)
-        token, _ = push(self._seconds, self.clock)
+        seconds = self._seconds
+        expiry = queue.add(task, loop.time() + seconds)
+        # push() inlined, as in _run.
+        start = self._now()
+        current = _get_deadline()
+        if current is not None:
+            left = current[0] - current[1].now()
+            token = _set_deadline((start + (left if left < seconds else seconds), self.clock))
+        else:
+            token = _set_deadline((start + seconds, self.clock))
         try:
             return await fn(*args, **kwargs)
         except _CANCELLED:
@@ -220,7 +239,7 @@ class Timeout(Policy):
             raise
         finally:
             queue.finish(expiry)
-            _DEADLINE.reset(token)
+            _reset_deadline(token)
             if expiry.fired:  # expired, but the call ended without the CancelledError
                 task.uncancel()
 

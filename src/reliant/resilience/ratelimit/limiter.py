@@ -409,6 +409,14 @@ class RateLimiter(Policy):
         return fn(*args, **kwargs)
 
     async def _arun(self, fn: Callable[..., Awaitable[Any]], args: Args, kwargs: Kwargs) -> Any:
+        # The same yes/no hot path as _run: the memory backend never blocks.
+        step = self._step
+        if (
+            step is not None
+            and not BUS.active
+            and step(self._prefix, self._a, self._b, 1) <= self._b
+        ):
+            return await fn(*args, **kwargs)
         await self.aacquire("" if self._key is None else self._key(args, kwargs))
         return await fn(*args, **kwargs)
 
