@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -768,3 +769,42 @@ def test_describe() -> None:
     assert {"kind": "Bulkhead", "name": "pool", "max_concurrent": 4, "max_wait": 0.5} == (
         Bulkhead(max_concurrent=4, max_wait=0.5, name="pool").describe()
     )
+
+
+def test_threads_hammering_with_waits_are_all_admitted_and_no_slot_is_lost() -> None:
+    """8 threads x 300 calls through 2 slots with a generous wait: none rejected, none stranded."""
+    bulkhead = Bulkhead(max_concurrent=2, max_wait=30.0)
+    active = 0
+    peak = 0
+    guard = threading.Lock()
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        nonlocal active, peak
+        with guard:
+            active += 1
+            peak = max(peak, active)
+        with guard:
+            active -= 1
+
+    def caller() -> None:
+        try:
+            for _ in range(300):
+                bulkhead.call(work)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=caller) for _ in range(8)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: more interleavings
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        sys.setswitchinterval(interval)
+    assert [] == errors
+    assert peak <= 2
+    assert 2 == bulkhead.available
+    assert 0 == bulkhead.inflight

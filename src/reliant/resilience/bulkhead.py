@@ -73,12 +73,12 @@ class Bulkhead(Policy):
     """
 
     __slots__ = (
-        "_inflight",
+        "_free",
+        "_give",
         "_lock",
-        "_lock_acquire",
-        "_lock_release",
         "_max",
         "_max_wait",
+        "_take",
         "_waiters",
         "options",
     )
@@ -95,22 +95,24 @@ class Bulkhead(Policy):
         self.options = BulkheadOptions(max_concurrent=max_concurrent, max_wait=max_wait)
         self._max = max_concurrent
         self._max_wait = float(max_wait)
-        self._inflight = 0
+        # One token per free slot. list.pop() and list.append() are atomic, so the
+        # fast paths take and give slots without a lock; the lock guards only the
+        # waiter queue and hand-overs (see _give_back for why that is race-free).
+        self._free: list[None] = [None] * max_concurrent
+        self._take = self._free.pop
+        self._give = self._free.append
         self._lock = threading.Lock()
-        # Bound once: the fast paths call them twice per call.
-        self._lock_acquire = self._lock.acquire
-        self._lock_release = self._lock.release
         self._waiters: deque[_Waiter] = deque()
 
     @property
     def inflight(self) -> int:
         """Calls holding a slot right now (a slot being handed over counts)."""
-        return self._inflight
+        return self._max - len(self._free)
 
     @property
     def available(self) -> int:
         """Free slots right now."""
-        return self._max - self._inflight
+        return len(self._free)
 
     def _reject(self, waited: float) -> BulkheadFullError:
         if BUS.active:
@@ -124,17 +126,34 @@ class Bulkhead(Policy):
             f"{self.name}: all {self._max} slots busy", policy=self.name, retry_after=None
         )
 
+    def _give_back(self) -> None:
+        """Return a slot: to the oldest waiter if any, else to the free list.
+
+        Lock-free when nobody waits. A slot is appended first and the waiter queue read
+        after; a waiter registers first and tries to take a slot after (both under the
+        lock). Whatever the interleaving, either the waiter takes the appended slot or
+        this call sees the waiter and hands the slot over in :meth:`_release`.
+        """
+        self._give(None)
+        if self._waiters:
+            self._release()
+
     def _release(self) -> None:
-        """Free a slot, or hand it to the oldest waiter that still wants one."""
+        """Hand a free slot to the oldest waiter that still wants one, if both exist."""
         with self._lock:
             waiters = self._waiters
             while waiters:
+                try:
+                    self._take()
+                except IndexError:  # a caller on the fast path took it first
+                    return
                 waiter = waiters.popleft()
                 if isinstance(waiter, _ThreadWaiter):
                     waiter.granted = True
                     waiter.lock.release()
                     return
                 if waiter.done():
+                    self._give(None)
                     continue
                 loop = waiter.get_loop()
                 if loop is aio()._get_running_loop():
@@ -143,14 +162,14 @@ class Bulkhead(Policy):
                 try:
                     loop.call_soon_threadsafe(self._grant, waiter)
                 except RuntimeError:  # its loop is closed: nobody is left to take it
+                    self._give(None)
                     continue
                 return
-            self._inflight -= 1
 
     def _grant(self, waiter: asyncio.Future[None]) -> None:
         """Give a handed-over slot to ``waiter`` (on its loop), or pass it on."""
         if waiter.done():
-            self._release()
+            self._give_back()
         else:
             waiter.set_result(None)
 
@@ -158,15 +177,19 @@ class Bulkhead(Policy):
 
     def _acquire(self) -> None:
         with self._lock:
-            if self._inflight < self._max:
-                self._inflight += 1
-                return
             wait = bounded_wait(self._max_wait, self.clock)
-            if wait <= 0:
-                waiter = None
-            else:
+            waiter = None
+            if wait > 0:
                 waiter = _ThreadWaiter()
                 self._waiters.append(waiter)
+            try:  # registered first, then try: see _give_back
+                self._take()
+            except IndexError:
+                pass
+            else:
+                if waiter is not None:
+                    self._waiters.remove(waiter)
+                return
         if waiter is None:
             raise self._reject(0.0)
         try:
@@ -177,7 +200,7 @@ class Bulkhead(Policy):
                 if not granted:
                     self._waiters.remove(waiter)
             if granted:
-                self._release()
+                self._give_back()
             raise
         with self._lock:
             if waiter.granted:  # possibly just after the wait ran out: keep it
@@ -186,41 +209,35 @@ class Bulkhead(Policy):
         raise self._reject(wait)
 
     def _run(self, fn: Callable[..., Any], args: Args, kwargs: Kwargs) -> Any:
-        # Fast paths of _acquire/_release inlined; plain acquire()/release() calls
-        # cost half of a `with` block, and nothing between them can raise.
-        acquire, release = self._lock_acquire, self._lock_release
-        acquire()
-        if self._inflight < self._max:
-            self._inflight += 1
-            release()
-        else:
-            release()
+        try:
+            self._take()
+        except IndexError:
             self._acquire()
         try:
             return fn(*args, **kwargs)
         finally:
-            acquire()
+            self._give(None)
             if self._waiters:
-                release()
                 self._release()
-            else:
-                self._inflight -= 1
-                release()
 
     # -- asyncio ----------------------------------------------------------------------
 
     async def _aacquire(self) -> None:
         asyncio = aio()
         with self._lock:
-            if self._inflight < self._max:
-                self._inflight += 1
-                return
             wait = bounded_wait(self._max_wait, self.clock)
-            if wait <= 0:
-                future = None
-            else:
+            future = None
+            if wait > 0:
                 future = asyncio.get_running_loop().create_future()
                 self._waiters.append(future)
+            try:  # registered first, then try: see _give_back
+                self._take()
+            except IndexError:
+                pass
+            else:
+                if future is not None:
+                    self._waiters.remove(future)
+                return
         if future is None:
             raise self._reject(0.0)
         try:
@@ -242,28 +259,20 @@ class Bulkhead(Policy):
                     return
                 raise self._reject(wait) from None
             if granted:
-                self._release()  # cancelled with the slot in hand: pass it on
+                self._give_back()  # cancelled with the slot in hand: pass it on
             raise
 
     async def _arun(self, fn: Callable[..., Awaitable[Any]], args: Args, kwargs: Kwargs) -> Any:
-        acquire, release = self._lock_acquire, self._lock_release
-        acquire()
-        if self._inflight < self._max:
-            self._inflight += 1
-            release()
-        else:
-            release()
+        try:
+            self._take()
+        except IndexError:
             await self._aacquire()
         try:
             return await fn(*args, **kwargs)
         finally:
-            acquire()
+            self._give(None)
             if self._waiters:
-                release()
                 self._release()
-            else:
-                self._inflight -= 1
-                release()
 
     def describe(self) -> dict[str, Any]:
         """Return kind, name and options."""
