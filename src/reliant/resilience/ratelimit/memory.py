@@ -105,8 +105,7 @@ class MemoryBackend:
             with self._lock:
                 if self._gcra is None:
                     table: Table[int] = Table(self._lock, self._now_ns, self.max_keys)
-                    step = _gcra.stepper(table)
-                    self._gcra = (table, _gcra.decider(step), step)
+                    self._gcra = (table, _gcra.decider(table), _gcra.stepper(table))
         return self._gcra
 
     @property
