@@ -34,35 +34,37 @@ def idle(tat: int, now: int) -> bool:
     return tat <= now
 
 
-Step = Callable[[str, int, int, int], int]
+#: ``(key, emission, tolerance, cost, False) -> new_ttl``: the decision function called
+#: with ``full=False``, for callers that need only the yes or no.
+Step = Callable[[str, int, int, int, bool], int]
 
 
-def stepper(t: Table[int]) -> Step:
-    """Return GCRA's atomic step over ``t``: ``(key, emission, tolerance, cost) -> new_ttl``.
+def stepper(decide: Decide) -> Step:
+    """View a :func:`decider` function as its bare step (call it with ``full=False``).
 
-    ``emission`` is ``T`` in µs (>= 1), ``tolerance`` is ``tau`` in µs (>= ``T``),
-    ``cost`` the requests to take (>= 0). The request is admitted, and stored, exactly
-    when the returned ``new_ttl <= tolerance``. Cheaper than :func:`decider` when only
-    the yes or no is wanted (a limiter guarding a call).
+    The request is admitted, and stored, exactly when the returned ``new_ttl <=
+    tolerance``. Cheaper than the full :class:`Decision` when only the yes or no is
+    wanted (a limiter guarding a call); one function serves both, so an instance
+    holds one closure, not two.
     """
-    return cast(Step, _build(t, full=False))
+    return cast(Step, decide)
 
 
 def decider(t: Table[int]) -> Decide:
-    """Return the GCRA decision function over ``t``: the full :class:`Decision`."""
-    return cast(Decide, _build(t, full=True))
+    """Return the GCRA decision function over ``t``: ``(key, emission, tolerance, cost)``.
 
-
-def _build(t: Table[int], *, full: bool) -> Callable[[str, int, int, int], int | Decision]:
-    """One decision body serving both forms; ``full`` is read from the closure, not passed.
-
-    The key is popped and re-inserted, so the table stays in least-recently-used order.
+    ``emission`` is ``T`` in µs (>= 1), ``tolerance`` is ``tau`` in µs (>= ``T``),
+    ``cost`` the requests to take (>= 0). The key is popped and re-inserted, so the
+    table stays in least-recently-used order. A fifth argument ``full=False`` returns
+    the bare ``new_ttl`` instead of a :class:`Decision` (see :func:`stepper`).
     """
     table, pop, now_ns = t.data, t.data.pop, t.now_ns
     acquire, release = t.lock.acquire, t.lock.release
     max_keys, evict = t.max_keys, t.evict
 
-    def gcra(key: str, emission: int, tolerance: int, cost: int) -> int | Decision:
+    def gcra(
+        key: str, emission: int, tolerance: int, cost: int, full: bool = True
+    ) -> int | Decision:
         now = now_ns() // 1000
         acquire()
         try:
@@ -94,4 +96,4 @@ def _build(t: Table[int], *, full: bool) -> Callable[[str, int, int, int], int |
         remaining = (tolerance - ttl) // emission if ttl < tolerance else 0
         return _new(Decision, (False, remaining, retry_after, ttl / 1_000_000))
 
-    return gcra
+    return cast(Decide, gcra)

@@ -190,7 +190,7 @@ class RateLimiter(Policy):
         self._key = key
         self._now = self.clock.now
         #: GCRA's bare step on the memory backend, for the yes/no hot path of call().
-        self._step: Callable[[str, int, int, int], int] | None = None
+        self._step: Callable[[str, int, int, int, bool], int] | None = None
         o = self.options
         if o.algorithm == "sliding_window":
             self._a, self._b = int(o.rate), round(o.per * _US)
@@ -402,7 +402,7 @@ class RateLimiter(Policy):
         if (
             step is not None
             and not BUS.active
-            and step(self._prefix, self._a, self._b, 1) <= self._b
+            and step(self._prefix, self._a, self._b, 1, False) <= self._b
         ):
             return fn(*args, **kwargs)
         self.acquire("" if self._key is None else self._key(args, kwargs))
@@ -414,7 +414,7 @@ class RateLimiter(Policy):
         if (
             step is not None
             and not BUS.active
-            and step(self._prefix, self._a, self._b, 1) <= self._b
+            and step(self._prefix, self._a, self._b, 1, False) <= self._b
         ):
             return await fn(*args, **kwargs)
         await self.aacquire("" if self._key is None else self._key(args, kwargs))

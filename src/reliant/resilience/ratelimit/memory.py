@@ -92,7 +92,7 @@ class MemoryBackend:
         return self._gcra_pair()[1]
 
     def gcra_step(self) -> _gcra.Step:
-        """GCRA's bare step, ``(key, emission_us, tolerance_us, cost) -> new_ttl_us``.
+        """GCRA's bare step, ``(key, emission_us, tolerance_us, cost, False) -> new_ttl_us``.
 
         The request was admitted exactly when ``new_ttl_us <= tolerance_us``. Cheaper
         than :attr:`gcra` when the caller needs only the yes or no (a limiter guarding
@@ -105,7 +105,8 @@ class MemoryBackend:
             with self._lock:
                 if self._gcra is None:
                     table: Table[int] = Table(self._lock, self._now_ns, self.max_keys)
-                    self._gcra = (table, _gcra.decider(table), _gcra.stepper(table))
+                    decide = _gcra.decider(table)
+                    self._gcra = (table, decide, _gcra.stepper(decide))
         return self._gcra
 
     @property
