@@ -19,12 +19,6 @@ from reliant.resilience.timeout import Timeout
 from reliant.testing import VirtualClock, capture_events
 
 
-@pytest.fixture(params=["sync", "async"])
-def mode(request: pytest.FixtureRequest) -> str:
-    """Run the test through call() and through acall()."""
-    return str(request.param)
-
-
 def invoke(mode: str, policy: Policy, fn: Callable[[], Any], clock: VirtualClock) -> Any:
     """Run ``fn`` under ``policy``, sync or inside a coroutine on the clock's event loop."""
     if mode == "sync":

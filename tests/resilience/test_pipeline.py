@@ -22,12 +22,6 @@ from reliant.testing import VirtualClock, capture_events
 NO_WAIT = Backoff.constant(0.0)
 
 
-@pytest.fixture(params=["sync", "async"])
-def mode(request: pytest.FixtureRequest) -> str:
-    """Run the test through call() and through acall()."""
-    return str(request.param)
-
-
 def invoke(mode: str, policy: Policy, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run ``fn(*args, **kwargs)`` under ``policy``, sync or inside a coroutine."""
     if mode == "sync":

@@ -34,12 +34,6 @@ def _testing_mode_off() -> Iterator[None]:
     set_testing(False)
 
 
-@pytest.fixture(params=["sync", "async"])
-def mode(request: pytest.FixtureRequest) -> str:
-    """Run the test through call() and through acall()."""
-    return str(request.param)
-
-
 def invoke(mode: str, policy: Policy, fn: Callable[[], Any], clock: VirtualClock) -> Any:
     """Run ``fn`` under ``policy``, sync or inside a coroutine on the clock's event loop."""
     if mode == "sync":
