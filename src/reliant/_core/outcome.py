@@ -1,12 +1,6 @@
-"""Classifying outcomes: which exceptions and results count as failures."""
+"""What an outcome (an exception or a result) says about when to try again."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from typing import Any
-
-ExceptionPredicate = Callable[[BaseException], bool]
-ResultPredicate = Callable[[Any], bool]
 
 
 def retry_after_hint(obj: object) -> float | None:
