@@ -7,6 +7,7 @@ import datetime
 import json
 import os
 import platform
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -19,14 +20,26 @@ from benchmarks import (
     limiter,
     memory,
     pipeline,
+    redis_limiter,
     retry,
 )
 from benchmarks.harness import Config, Section, as_json, peak_rss_mib, render_markdown, render_text
+
+
+def redis_section(cfg: Config) -> Section:
+    """The Redis limiter section, or a note saying why it was skipped."""
+    if shutil.which("redis-server") is None:
+        section = Section("redis_limiter", redis_limiter.TITLE)
+        section.notes.append("skipped: redis-server not installed")
+        return section
+    return redis_limiter.run(cfg)
+
 
 SECTIONS: dict[str, Callable[[Config], Section]] = {
     "retry": retry.run,
     "breaker": breaker.run,
     "limiter": limiter.run,
+    "redis_limiter": redis_section,
     "pipeline": pipeline.run,
     "concurrency": concurrency.run,
     "memory": memory.run,

@@ -3,7 +3,8 @@
 Speed is never asserted here: that is what ``make bench`` reports. These tests only
 check that every section, table and row comes out, that each figure and ratio is a
 finite positive number, and that a row without a figure is one whose peer library
-is not installed (the ``bench`` dependency group is optional).
+is not installed (the ``bench`` dependency group is optional). The Redis section
+needs ``redis-server`` on PATH, as here and in CI.
 """
 
 from __future__ import annotations
@@ -72,6 +73,17 @@ EXPECTED: dict[str, dict[str, Needs]] = {
             "pyrate-limiter InMemoryBucket (log)": ("pyrate_limiter",),
             "pyrate-limiter StateBucket(TokenBucket)": ("pyrate_limiter",),
         }
+    },
+    "redis_limiter": {
+        "Rate limiter — Redis, admitted decision for one key, one connection": {
+            "reliant RedisBackend GCRA (EVALSHA)": (),
+            "limits RedisStorage MovingWindowRateLimiter": ("limits",),
+            "pyrate-limiter RedisBucket": ("pyrate_limiter",),
+        },
+        "Batch admission — RedisBackend.gcra_many, one pipelined round trip": {
+            "reliant gcra_many, 10 keys per batch": (),
+            "reliant gcra_many, 100 keys per batch": (),
+        },
     },
     "pipeline": {
         "sync": {
@@ -223,6 +235,7 @@ def test_targets_have_a_verdict_unless_a_peer_is_missing(report: dict[str, Any])
         "retry": 2,
         "breaker": 2,
         "limiter": 1,
+        "redis_limiter": 1,
         "pipeline": 3,
         "concurrency": 2,
         "memory": 2,
