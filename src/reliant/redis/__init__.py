@@ -5,5 +5,6 @@ and ``import reliant`` stays standard-library only.
 """
 
 from reliant.redis.backend import FailMode, RedisBackend, RedisBackendOptions
+from reliant.redis.breaker import SharedBreakerState
 
-__all__ = ["FailMode", "RedisBackend", "RedisBackendOptions"]
+__all__ = ["FailMode", "RedisBackend", "RedisBackendOptions", "SharedBreakerState"]

@@ -182,6 +182,7 @@ class BreakerCore:
         "_tick",
         "_wait_until",
         "_window",
+        "listener",
         "state",
     )
 
@@ -213,6 +214,9 @@ class BreakerCore:
         self._folded = 0  # the first ticket not yet folded into the window
         #: The current state; the drivers read it without the lock.
         self.state = _CLOSED
+        #: Called as ``listener(state, now)`` after each transition, outside the lock
+        #: (the seam for shared state, :class:`reliant.redis.SharedBreakerState`).
+        self.listener: Callable[[CircuitState, float], None] | None = None
 
     # -- permission -------------------------------------------------------------
 
@@ -375,11 +379,25 @@ class BreakerCore:
 
     # -- transitions ------------------------------------------------------------
 
-    def transition(self, new: CircuitState, now: float) -> None:
-        """Move to ``new`` at ``now`` with fresh metrics (the manual transitions)."""
+    def transition(self, new: CircuitState, now: float, open_until: float | None = None) -> None:
+        """Move to ``new`` at ``now`` with fresh metrics (the manual transitions).
+
+        Args:
+            new: the state to move to.
+            now: the time of the transition.
+            open_until: for OPEN, the end of the open period (default: ``now`` plus
+                the ``open_for`` wait), as when another process opened the breaker.
+        """
         with self._lock:
             change = self._to(new, now)
+            if open_until is not None and new is _OPEN:
+                self._wait_until = open_until
         self._emit([change], now)
+
+    @property
+    def open_until(self) -> float:
+        """When the current (or last) open period ends, on the breaker's clock."""
+        return self._wait_until
 
     def current_state(self, now: float) -> CircuitState:
         """Return the state at ``now``, ending an expired half-open period first."""
@@ -461,6 +479,9 @@ class BreakerCore:
         return validate.positive(_OWNER, f"open_for({attempts}) result", open_for(attempts))
 
     def _emit(self, changes: list[_Change], now: float) -> None:
+        listener = self.listener
+        if listener is not None and any(kind.endswith("state_changed") for kind, _ in changes):
+            listener(self.state, now)
         if not BUS.active:
             return
         for kind, attributes in changes:

@@ -13,7 +13,7 @@ the user's callable.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from reliant._core.clock import Clock
 from reliant._core.policy import Args, Kwargs, Policy
@@ -40,6 +40,16 @@ from reliant.resilience.windows import (
     CountWindow,
     TimeWindow,
 )
+
+
+class SharedState(Protocol):
+    """State shared with other processes (:class:`reliant.redis.SharedBreakerState`)."""
+
+    def bind(self, core: BreakerCore, name: str, now: float) -> None:
+        """Attach to the breaker's core: publish its transitions, apply remote ones."""
+
+    def maybe_sync(self, now: float) -> None:
+        """Apply a remote transition if the sync interval has passed (cheap otherwise)."""
 
 
 class CircuitBreaker(Policy):
@@ -71,12 +81,14 @@ class CircuitBreaker(Policy):
             (0: wait for the trial calls however long they take).
         name: the policy name in events and errors.
         clock: the time source (default: the monotonic clock).
+        shared: state shared with other processes, e.g.
+            :class:`reliant.redis.SharedBreakerState` (default: this process only).
 
     Raises:
         ValueError: for an invalid option, naming it and its accepted range.
     """
 
-    __slots__ = ("_core", "_now", "options")
+    __slots__ = ("_core", "_now", "_shared", "options")
 
     def __init__(
         self,
@@ -94,6 +106,7 @@ class CircuitBreaker(Policy):
         max_half_open_wait: float = DEFAULT_MAX_HALF_OPEN_WAIT,
         name: str = "",
         clock: Clock | None = None,
+        shared: SharedState | None = None,
     ) -> None:
         super().__init__(name=name, clock=clock)
         self.options = CircuitBreakerOptions(
@@ -111,12 +124,17 @@ class CircuitBreaker(Policy):
         )
         self._now = self.clock.now
         self._core = BreakerCore(self.options, self.name, self._now())
+        self._shared = shared
+        if shared is not None:
+            shared.bind(self._core, self.name, self._now())
 
     # -- drivers ----------------------------------------------------------------
 
     def _run(self, fn: Callable[..., Any], args: Args, kwargs: Kwargs) -> Any:
         core = self._core
         now = self._now
+        if self._shared is not None:
+            self._shared.maybe_sync(now())
         if core.state is not _CLOSED and not core.try_acquire(now()):
             raise core.rejection(now())
         start = now()
@@ -133,6 +151,8 @@ class CircuitBreaker(Policy):
     async def _arun(self, fn: Callable[..., Awaitable[Any]], args: Args, kwargs: Kwargs) -> Any:
         core = self._core
         now = self._now
+        if self._shared is not None:
+            self._shared.maybe_sync(now())
         if core.state is not _CLOSED and not core.try_acquire(now()):
             raise core.rejection(now())
         start = now()
@@ -151,7 +171,10 @@ class CircuitBreaker(Policy):
     @property
     def state(self) -> CircuitState:
         """The current state (OPEN turns HALF_OPEN only when a call asks to run)."""
-        return self._core.current_state(self._now())
+        now = self._now()
+        if self._shared is not None:
+            self._shared.maybe_sync(now)
+        return self._core.current_state(now)
 
     @property
     def metrics(self) -> CircuitMetrics:
@@ -186,7 +209,10 @@ class CircuitBreaker(Policy):
         A half-open breaker hands out a limited number of permits; report every
         permitted call with :meth:`on_success`, :meth:`on_error` or :meth:`on_result`.
         """
-        return self._core.try_acquire(self._now())
+        now = self._now()
+        if self._shared is not None:
+            self._shared.maybe_sync(now)
+        return self._core.try_acquire(now)
 
     def acquire(self) -> None:
         """Like :meth:`try_acquire`, but raise instead of returning ``False``.
@@ -197,6 +223,8 @@ class CircuitBreaker(Policy):
         """
         core = self._core
         now = self._now()
+        if self._shared is not None:
+            self._shared.maybe_sync(now)
         if not core.try_acquire(now):
             raise core.rejection(now)
 
@@ -246,5 +274,6 @@ __all__ = [
     "CircuitMetrics",
     "CircuitState",
     "CountWindow",
+    "SharedState",
     "TimeWindow",
 ]
