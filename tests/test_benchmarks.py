@@ -80,6 +80,12 @@ EXPECTED: dict[str, dict[str, Needs]] = {
             "limits RedisStorage MovingWindowRateLimiter": ("limits",),
             "pyrate-limiter RedisBucket": ("pyrate_limiter",),
         },
+        "Throughput — 64 concurrent asyncio callers, one connection, one key": {
+            "reliant RedisBackend.agcra (autopipelined)": (),
+            "reliant RedisBackend.agcra (autopipeline=False)": (),
+            "limits aio RedisStorage MovingWindowRateLimiter": ("limits",),
+            "pyrate-limiter async RedisBucket": ("pyrate_limiter",),
+        },
         "Batch admission — RedisBackend.gcra_many, one pipelined round trip": {
             "reliant gcra_many, 10 keys per batch": (),
             "reliant gcra_many, 100 keys per batch": (),

@@ -14,6 +14,7 @@ healthy and failing.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import threading
@@ -29,6 +30,7 @@ from redis.exceptions import NoScriptError, RedisError
 from reliant._core import validate
 from reliant._core.clock import MONOTONIC, Clock
 from reliant.exceptions import CircuitOpenError
+from reliant.redis._autopipeline import AutoPipeline
 from reliant.redis.scripts import SCRIPTS
 from reliant.resilience.circuit_breaker import CircuitBreaker
 from reliant.resilience.ratelimit.backend import Decision
@@ -69,6 +71,7 @@ class RedisBackendOptions:
     retry_interval: float = DEFAULT_RETRY_INTERVAL
     namespace: str = DEFAULT_NAMESPACE
     server_time: bool = True
+    autopipeline: bool = True
 
     def __post_init__(self) -> None:
         owner = "RedisBackend"
@@ -81,6 +84,10 @@ class RedisBackendOptions:
         if not isinstance(self.server_time, bool):
             raise ValueError(
                 f"{owner}: server_time must be True or False, got {self.server_time!r}"
+            )
+        if not isinstance(self.autopipeline, bool):
+            raise ValueError(
+                f"{owner}: autopipeline must be True or False, got {self.autopipeline!r}"
             )
 
 
@@ -110,6 +117,9 @@ class RedisBackend:
         namespace: prefix of every key (default ``"reliant:rl:"``).
         server_time: decide on Redis' clock (default); ``False`` sends ``clock``'s time
             instead, for tests and simulations on a virtual clock.
+        autopipeline: coalesce the asyncio decisions asked in one loop tick into one
+            pipelined round trip (default ``True``); ``False`` sends one ``EVALSHA``
+            per async decision. The sync methods are never pipelined implicitly.
         breaker: the breaker around Redis calls; a private one by default.
         clock: times the breaker and the local fallback (and decisions when
             ``server_time=False``).
@@ -130,6 +140,7 @@ class RedisBackend:
         retry_interval: float = DEFAULT_RETRY_INTERVAL,
         namespace: str = DEFAULT_NAMESPACE,
         server_time: bool = True,
+        autopipeline: bool = True,
         breaker: CircuitBreaker | None = None,
         clock: Clock | None = None,
     ) -> None:
@@ -144,6 +155,7 @@ class RedisBackend:
             retry_interval=retry_interval,
             namespace=namespace,
             server_time=server_time,
+            autopipeline=autopipeline,
         )
         self.clock: Clock = clock if clock is not None else MONOTONIC
         self._now = self.clock.now
@@ -165,6 +177,7 @@ class RedisBackend:
         self._prefixes = {k: namespace + tag + "{" for k, tag in _TAGS.items()}
         self._healthy = True
         self._state_lock = threading.Lock()
+        self._autopipeline: AutoPipeline | None = None
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisBackend:
@@ -295,6 +308,12 @@ class RedisBackend:
         return _decision(reply)
 
     async def _adecide(self, algorithm: str, key: str, a: int, b: int, cost: int) -> Decision:
+        if self.options.autopipeline:
+            pipe = self._autopipeline
+            loop = asyncio.get_running_loop()
+            if pipe is None or pipe.loop is not loop:
+                pipe = self._autopipeline = AutoPipeline(loop, self.adecide_many, self._fallback)
+            return await pipe.submit(algorithm, (key, a, b, cost))
         try:
             self.breaker.acquire()
         except CircuitOpenError as exc:
