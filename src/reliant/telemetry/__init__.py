@@ -3,8 +3,10 @@
 Each adapter lives in its own module and is imported only when used, together with its
 library: ``reliant.telemetry.prometheus`` (``prometheus_client``),
 ``reliant.telemetry.otel`` (``opentelemetry``) and ``reliant.telemetry.logging`` (the
-standard ``logging``). Importing this package imports none of them; the submodules are
-also reachable as attributes (``reliant.telemetry.prometheus.instrument(...)``).
+standard ``logging``); ``reliant.telemetry.metered`` (standard library only) holds the
+``metered(policy)`` wrapper that reports every call's outcome and duration. Importing
+this package imports none of them; the submodules are also reachable as attributes
+(``reliant.telemetry.prometheus.instrument(...)``).
 
 Every adapter subscribes to the event bus (``reliant.subscribe``); none changes a
 policy. See ``docs/telemetry.md``.
@@ -17,7 +19,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import ModuleType
 
-_SUBMODULES = frozenset({"logging", "otel", "prometheus"})
+_SUBMODULES = frozenset({"logging", "metered", "otel", "prometheus"})
 
 
 def __getattr__(name: str) -> ModuleType:
@@ -29,4 +31,4 @@ def __getattr__(name: str) -> ModuleType:
     return import_module(f"{__name__}.{name}")
 
 
-__all__ = ["logging", "otel", "prometheus"]
+__all__ = ["logging", "metered", "otel", "prometheus"]

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Literal, Protocol, Self
 from reliant._core.events import Event, Subscription, subscribe
 
 if TYPE_CHECKING:
+    from reliant._core.policy import Policy
     from reliant.resilience.circuit_breaker import CircuitBreaker
+    from reliant.telemetry.metered import Metered
 
 Kind = Literal["counter", "histogram", "gauge"]
 
@@ -58,6 +60,22 @@ def _m(prometheus: str, otel: str, kind: Kind, unit: str, labels: str, descripti
     )
 
 
+CALLS = _m(
+    "calls",
+    "calls",
+    "counter",
+    "{call}",
+    "policy outcome",
+    "Calls through a metered() policy, by outcome (success, failure, rejected, timeout).",
+)
+CALL_DURATION = _m(
+    "call_duration_seconds",
+    "call.duration",
+    "histogram",
+    "s",
+    "policy",
+    "Duration of calls through a metered() policy, whatever their outcome.",
+)
 BREAKER_CALLS = _m(
     "circuit_breaker_calls",
     "circuit_breaker.calls",
@@ -193,6 +211,8 @@ ADAPTIVE_LIMIT = _m(
 
 #: Every metric, in the order adapters create them.
 METRICS = (
+    CALLS,
+    CALL_DURATION,
     BREAKER_CALLS,
     BREAKER_DURATION,
     BREAKER_SLOW,
@@ -251,6 +271,7 @@ class Translator:
         self.states: dict[str, str] = {}
         self._lock = threading.Lock()  # keeps the six state series consistent
         self._handlers: dict[str, Callable[[Event], None]] = {
+            "call.completed": self._call_completed,
             "circuit_breaker.success": self._breaker_outcome,
             "circuit_breaker.failure": self._breaker_outcome,
             "circuit_breaker.ignored": self._breaker_ignored,
@@ -305,6 +326,13 @@ class Translator:
             add(metric, (event.policy,))
 
         return count
+
+    def _call_completed(self, event: Event) -> None:
+        attributes = event.attributes
+        self._recorder.add(CALLS, (event.policy, str(attributes.get("outcome", "success"))))
+        self._recorder.observe(
+            CALL_DURATION, (event.policy,), float(attributes.get("duration", 0.0))
+        )
 
     def _seen(self, policy: str) -> None:
         # A breaker first heard of through a call outcome is in the state it starts in.
@@ -384,6 +412,16 @@ class Instrumentation:
     def _listener(self) -> Callable[[Event], None]:
         """Return what the bus calls with each event (subclasses may add to it)."""
         return self._translator
+
+    def metered(self, policy: Policy, name: str = "") -> Metered:
+        """Wrap ``policy`` so each call is counted by outcome and timed.
+
+        See :func:`reliant.telemetry.metered.metered`; the events reach every
+        subscribed adapter, not only this one.
+        """
+        from reliant.telemetry.metered import Metered
+
+        return Metered(policy, name=name)
 
     def track(self, *breakers: CircuitBreaker) -> None:
         """Publish the current state of ``breakers`` now, before any of them emits an event.
