@@ -9,6 +9,12 @@ that answers only the version when nothing changed) and apply a newer state to t
 own breaker. HALF_OPEN stays local: each process probes on its own, and its verdict
 (CLOSED or OPEN again) is shared.
 
+With ``aggregate=True`` (``TimeWindow`` breakers only) the window is shared too:
+each poll adds the outcomes this process recorded while CLOSED since its last poll
+to per-second hashes ``<key>:w:<second>`` (Redis clock) and reads back the totals
+over the window, to which the breaker applies its own thresholds; a trip is written
+like any other, so every process opens.
+
 Redis failing never reaches the caller: the breaker keeps deciding locally, one log
 line marks each change between healthy and failing, and the local state is written
 back when Redis answers again (unless another process changed it meanwhile).
@@ -29,6 +35,7 @@ from redis.exceptions import NoScriptError, RedisError
 
 from reliant._core import validate
 from reliant.resilience.breaker_state import _CLOSED, _HALF_OPEN, _OPEN, BreakerCore, CircuitState
+from reliant.resilience.windows import TimeWindow
 
 DEFAULT_SYNC_INTERVAL = 0.5
 DEFAULT_CONNECT_TIMEOUT = 0.05
@@ -40,6 +47,8 @@ _ERRORS = (RedisError, OSError)
 
 #: Write ARGV[2] (a state) if the version is still ARGV[1]; a trip (``open``) also
 #: wins over a newer closed or open state, never over a manual one.
+#: Writing ``closed`` with ARGV[4] > 0 (the aggregate window in seconds) also
+#: deletes the shared window buckets: a closed breaker starts fresh metrics.
 #: Returns {1, new version} or {0, current version}.
 _WRITE = """
 local v = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
@@ -52,6 +61,13 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 v = v + 1
 redis.call('HSET', KEYS[1], 'version', v, 'state', new, 'open_until', now + tonumber(ARGV[3]))
+local w = tonumber(ARGV[4])
+if new == 'closed' and w > 0 then
+  local sec = tonumber(t[1])
+  for s = sec - w - 2, sec do
+    redis.call('DEL', KEYS[1] .. ':w:' .. s)
+  end
+end
 return {1, v}
 """
 
@@ -67,6 +83,33 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 return {v, h[2] or 'closed', tonumber(h[3] or now) - now}
 """
 
+#: Add the deltas ARGV[2..4] (calls, failed, slow) to this second's bucket (TTL: the
+#: window ARGV[5] plus 2 s) and return {version, state, ms left open, calls, failed,
+#: slow}, the totals over the last ARGV[5] seconds (Redis clock).
+_AGGREGATE = """
+local h = redis.call('HMGET', KEYS[1], 'version', 'state', 'open_until')
+local t = redis.call('TIME')
+local sec = tonumber(t[1])
+local now = sec * 1000 + math.floor(tonumber(t[2]) / 1000)
+local w = tonumber(ARGV[5])
+local prefix = KEYS[1] .. ':w:'
+if tonumber(ARGV[2]) > 0 then
+  local k = prefix .. sec
+  redis.call('HINCRBY', k, 'calls', ARGV[2])
+  redis.call('HINCRBY', k, 'failed', ARGV[3])
+  redis.call('HINCRBY', k, 'slow', ARGV[4])
+  redis.call('EXPIRE', k, w + 2)
+end
+local calls, failed, slow = 0, 0, 0
+for s = sec - w + 1, sec do
+  local b = redis.call('HMGET', prefix .. s, 'calls', 'failed', 'slow')
+  calls = calls + tonumber(b[1] or '0')
+  failed = failed + tonumber(b[2] or '0')
+  slow = slow + tonumber(b[3] or '0')
+end
+return {tonumber(h[1] or '0'), h[2] or 'closed', tonumber(h[3] or now) - now, calls, failed, slow}
+"""
+
 log = logging.getLogger("reliant.redis")
 
 
@@ -78,6 +121,7 @@ class SharedBreakerStateOptions:
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     read_timeout: float = DEFAULT_READ_TIMEOUT
     namespace: str = DEFAULT_NAMESPACE
+    aggregate: bool = False
 
     def __post_init__(self) -> None:
         validate.positive(_OWNER, "sync_interval", self.sync_interval)
@@ -85,6 +129,8 @@ class SharedBreakerStateOptions:
         validate.positive(_OWNER, "read_timeout", self.read_timeout)
         if not isinstance(self.namespace, str):
             raise ValueError(f"{_OWNER}: namespace must be a string, got {self.namespace!r}")
+        if not isinstance(self.aggregate, bool):
+            raise ValueError(f"{_OWNER}: aggregate must be True or False, got {self.aggregate!r}")
 
 
 def _text(value: Any) -> str:
@@ -109,6 +155,8 @@ class SharedBreakerState:
         read_timeout: seconds to wait for a reply (client built here; default 0.05).
         namespace: prefix of the hash key, followed by the breaker name
             (default ``"reliant:cb:"``).
+        aggregate: share the window too: judge the breaker's thresholds on the totals
+            of every process (``TimeWindow`` breakers only; default ``False``).
 
     Raises:
         ValueError: on an invalid option, naming it and its accepted range.
@@ -123,6 +171,7 @@ class SharedBreakerState:
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         namespace: str = DEFAULT_NAMESPACE,
+        aggregate: bool = False,
     ) -> None:
         if client is None and url is None:
             raise ValueError(f"{_OWNER}: give client or url, got neither")
@@ -131,11 +180,12 @@ class SharedBreakerState:
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             namespace=namespace,
+            aggregate=aggregate,
         )
         self._interval = self.options.sync_interval
         self._url = url
         self._client = client
-        self._shas = {s: hashlib.sha1(s.encode()).hexdigest() for s in (_WRITE, _READ)}
+        self._shas = {s: hashlib.sha1(s.encode()).hexdigest() for s in (_WRITE, _READ, _AGGREGATE)}
         self._core: BreakerCore | None = None
         self.key = ""
         self._lock = threading.RLock()
@@ -145,6 +195,7 @@ class SharedBreakerState:
         self._next_sync = -math.inf
         self._dirty = False  # a local transition could not be written
         self._healthy = True
+        self._window = 0  # seconds of the shared window (0: not aggregating)
 
     @property
     def client(self) -> Redis:
@@ -178,10 +229,18 @@ class SharedBreakerState:
         """Attach to ``core`` (done by ``CircuitBreaker``); the first call syncs.
 
         Raises:
-            ValueError: this object is already bound to a breaker.
+            ValueError: this object is already bound to a breaker, or ``aggregate``
+                is set and the breaker's window is not a ``TimeWindow``.
         """
         if self._core is not None:
             raise ValueError(f"{_OWNER}: already bound to a breaker; use one per breaker")
+        if self.options.aggregate:
+            window = core.options.window
+            if not isinstance(window, TimeWindow):
+                raise ValueError(
+                    f"{_OWNER}: aggregate=True needs a breaker with a TimeWindow, got {window!r}"
+                )
+            self._window = window.seconds
         self._core = core
         self.key = self.options.namespace + name
         core.listener = self._published
@@ -197,23 +256,35 @@ class SharedBreakerState:
             return
         try:
             self._next_sync = now + self._interval
-            reply = self._call(_READ, self.version)
+            core = self._core
+            assert core is not None
+            if self._window:
+                deltas = core.take_tally()
+                reply = self._call(_AGGREGATE, self.version, *deltas, self._window)
+            else:
+                reply = self._call(_READ, self.version)
             if reply is None:
                 return
-            version = int(reply[0])
-            if (self._dirty and version == self.version) or version < self.version:
-                # Nobody changed it while we could not write, or Redis lost it.
-                self._dirty = False
-                self.version = version
-                self._push(now)
-                return
-            self._dirty = False
-            if version == self.version:
-                return
-            self.version = version
-            self._apply(CircuitState(_text(reply[1])), int(reply[2]) / 1000, now)
+            if not self._adopt(reply, now) and len(reply) > 3:
+                core.trip(now, int(reply[3]), int(reply[4]), int(reply[5]))
         finally:
             self._lock.release()
+
+    def _adopt(self, reply: list[Any], now: float) -> bool:
+        """Act on a poll's reply (lock held); return whether a remote state was applied."""
+        version = int(reply[0])
+        if (self._dirty and version == self.version) or version < self.version:
+            # Nobody changed it while we could not write, or Redis lost it.
+            self._dirty = False
+            self.version = version
+            self._push(now)
+            return False
+        self._dirty = False
+        if version == self.version:
+            return False
+        self.version = version
+        self._apply(CircuitState(_text(reply[1])), int(reply[2]) / 1000, now)
+        return True
 
     def _apply(self, state: CircuitState, remaining: float, now: float) -> None:
         core = self._core
@@ -247,7 +318,7 @@ class SharedBreakerState:
         core = self._core
         assert core is not None
         open_ms = max(0, round((core.open_until - now) * 1000)) if state is _OPEN else 0
-        reply = self._call(_WRITE, self.version, state.value, open_ms)
+        reply = self._call(_WRITE, self.version, state.value, open_ms, self._window)
         if reply is None:
             self._dirty = True
         elif int(reply[0]) == 1:

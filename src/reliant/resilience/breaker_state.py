@@ -184,6 +184,7 @@ class BreakerCore:
         "_window",
         "listener",
         "state",
+        "tally",
     )
 
     def __init__(self, options: CircuitBreakerOptions, name: str, now: float) -> None:
@@ -217,6 +218,9 @@ class BreakerCore:
         #: Called as ``listener(state, now)`` after each transition, outside the lock
         #: (the seam for shared state, :class:`reliant.redis.SharedBreakerState`).
         self.listener: Callable[[CircuitState, float], None] | None = None
+        #: ``[calls, failed, slow]`` recorded while CLOSED since :meth:`take_tally`, or
+        #: ``None`` (not counted): the seam for shared window aggregates.
+        self.tally: list[int] | None = None
 
     # -- permission -------------------------------------------------------------
 
@@ -334,6 +338,11 @@ class BreakerCore:
                 return
             window = self._window
             window.record(_CODES[failed + 2 * slow], now)
+            tally = self.tally
+            if tally is not None and state is _CLOSED:
+                tally[0] += 1
+                tally[1] += failed
+                tally[2] += slow
             calls = window.calls
             # No decision once open, or with too few calls to judge.
             if state is not _OPEN and calls >= self._min_calls:
@@ -394,6 +403,47 @@ class BreakerCore:
                 self._wait_until = open_until
         self._emit([change], now)
 
+    def take_tally(self) -> tuple[int, int, int]:
+        """Return ``(calls, failed, slow)`` recorded while CLOSED since the last take.
+
+        Starts counting on the first take (``tally`` is ``None`` until then).
+        """
+        with self._lock:
+            self._fold()
+            tally = self.tally
+            self.tally = [0, 0, 0]
+        return (tally[0], tally[1], tally[2]) if tally is not None else (0, 0, 0)
+
+    def trip(self, now: float, calls: int, failed: int, slow: int) -> bool:
+        """Open a CLOSED breaker if totals from elsewhere reach a threshold.
+
+        Applies this breaker's ``min_calls``, ``failure_rate`` and ``slow_rate``
+        (inclusive) to ``calls``/``failed``/``slow``, e.g. totals over every process.
+
+        Returns:
+            whether the breaker opened.
+        """
+        if calls < self._closed_min or calls <= 0:
+            return False
+        failing = failed > 0 and failed / calls >= self._failure_rate
+        slowing = slow > 0 and slow / calls >= self._slow_rate
+        if not (failing or slowing):
+            return False
+        changes: list[_Change] = []
+        with self._lock:
+            if self.state is not _CLOSED:
+                return False
+            attributes = {"failure_rate": failed / calls, "slow_rate": slow / calls}
+            changes.append(("circuit_breaker.threshold_exceeded", attributes))
+            changes.append(self._to(_OPEN, now))
+        self._emit(changes, now)
+        return True
+
+    @property
+    def options(self) -> CircuitBreakerOptions:
+        """The breaker's validated options."""
+        return self._options
+
     @property
     def open_until(self) -> float:
         """When the current (or last) open period ends, on the breaker's clock."""
@@ -441,6 +491,8 @@ class BreakerCore:
         """
         self._fold()
         self._fast_until = -math.inf
+        if self.tally is not None:
+            self.tally = [0, 0, 0]  # outcomes of the period that ends are not shared
         old = self.state
         options = self._options
         if new is _OPEN:
@@ -471,6 +523,9 @@ class BreakerCore:
         self._folded = ticket + 1
         if successes:
             self._window.add_successes(successes)
+            tally = self.tally
+            if tally is not None and self.state is _CLOSED:
+                tally[0] += successes
 
     def _open_wait(self, attempts: int) -> float:
         open_for = self._options.open_for
