@@ -289,20 +289,27 @@ class InboundOptions:
 
     limiter: RateLimiter | None = None
     key: str | KeyFunc = "ip"
-    trusted_proxies: tuple[str, ...] = ()
+    trusted_proxies: Iterable[str] = ()
     forwarded_header: str = "x-forwarded-for"
     shed: AdaptiveLimit | None = None
     deadline_header: str = DEFAULT_DEADLINE_HEADER
     max_deadline: float = DEFAULT_MAX_DEADLINE
     default_deadline: float | None = None
     health: Health | None = None
-    exempt: tuple[str, ...] = ()
+    exempt: Iterable[str] = ()
     policy_name: str = DEFAULT_POLICY_NAME
     #: The middleware class named in error messages.
     owner: str = field(default="ReliantMiddleware", repr=False, compare=False)
 
     def __post_init__(self) -> None:
         owner = self.owner
+        # Accept any iterable (or one string) from the middlewares' keyword arguments.
+        proxies = self.trusted_proxies
+        object.__setattr__(
+            self, "trusted_proxies", (proxies,) if isinstance(proxies, str) else tuple(proxies)
+        )
+        exempt = self.exempt
+        object.__setattr__(self, "exempt", (exempt,) if isinstance(exempt, str) else tuple(exempt))
         from reliant.resilience.adaptive import AdaptiveLimit
         from reliant.resilience.ratelimit import RateLimiter
 

@@ -129,16 +129,14 @@ class ReliantMiddleware:
         self.options = InboundOptions(
             limiter=limiter,
             key=key,
-            trusted_proxies=(trusted_proxies,)
-            if isinstance(trusted_proxies, str)
-            else tuple(trusted_proxies),
+            trusted_proxies=trusted_proxies,
             forwarded_header=forwarded_header,
             shed=shed,
             deadline_header=deadline_header,
             max_deadline=max_deadline,
             default_deadline=default_deadline,
             health=health,
-            exempt=tuple(exempt),
+            exempt=exempt,
             policy_name=policy_name,
             owner="ReliantMiddleware",
         )
