@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
+import time
+from typing import Any
+
 import pytest
 from redis.client import Redis
 from redis_engine import RedisServer
@@ -163,3 +168,91 @@ def test_global_slow_rate_opens_every_process(server: RedisServer, client: Redis
     clock.advance(INTERVAL)
     assert "open" == a.state.value
     assert b"open" == client.hget("reliant:cb:svc", "state")
+
+
+# -- two real processes ---------------------------------------------------------------
+
+#: The sync interval of the two-process test (real time).
+MP_INTERVAL = 0.25
+#: Two intervals are needed (each process pushes its tally at its next poll; the one that
+#: pushes second trips, the other adopts OPEN at its next poll); the rest is headroom for a
+#: loaded machine.
+MP_MAX_INTERVALS = 6
+#: Real-time bound on every wait of the two-process test.
+MP_TIMEOUT = 30.0
+
+
+def _aggregating_worker(url: str, use_async: bool, ready: Any, recorded: Any, out: Any) -> None:
+    """One spawned process: 5 ok then 5 failed calls, then poll its state until OPEN.
+
+    Puts ``(calls in its own window, outcomes, final state, seconds to OPEN)`` on ``out``,
+    the seconds counted from the barrier both processes pass once their calls are done.
+    """
+    cb = CircuitBreaker(
+        name="mp-agg",
+        failure_rate=0.5,
+        window=TimeWindow(60),  # far longer than the test: no outcome ages out
+        min_calls=MIN_CALLS,
+        open_for=60.0,
+        # Generous timeouts: a reply lost to a loaded machine would lose a tally.
+        shared=SharedBreakerState(
+            url=url,
+            sync_interval=MP_INTERVAL,
+            aggregate=True,
+            connect_timeout=2.0,
+            read_timeout=2.0,
+        ),
+    )
+    cb.state  # first sync: connect, load the scripts, start counting the tally
+    ready.wait(timeout=MP_TIMEOUT)
+
+    def fn(fail: bool) -> str:
+        if fail:
+            raise Boom
+        return "ok"
+
+    async def afn(fail: bool) -> str:
+        return fn(fail)
+
+    outcomes = []
+    for fail in [False] * 5 + [True] * 5:
+        try:
+            outcomes.append(asyncio.run(cb.acall(afn, fail)) if use_async else cb.call(fn, fail))
+        except Boom:
+            outcomes.append("failed")
+        except CircuitOpenError:
+            outcomes.append("rejected")
+    own_calls = cb.metrics.calls  # no sync: this process's window alone
+    recorded.wait(timeout=MP_TIMEOUT)
+    start = time.monotonic()
+    deadline = start + MP_TIMEOUT
+    while cb.state.value != "open" and time.monotonic() < deadline:
+        time.sleep(0.005)  # the condition under test, polled until a deadline
+    state = cb.state.value
+    out.put((own_calls, outcomes, state, time.monotonic() - start))
+
+
+def test_two_processes_below_min_calls_each_open_together(
+    server: RedisServer, client: Redis
+) -> None:
+    """Two spawned processes, 10 calls each (min_calls 20), 50% failing: both open."""
+    ctx = multiprocessing.get_context("spawn")
+    ready, recorded, out = ctx.Barrier(2), ctx.Barrier(2), ctx.Queue()
+    procs = [
+        ctx.Process(target=_aggregating_worker, args=(server.url, use_async, ready, recorded, out))
+        for use_async in (False, True)  # one sync driver, one asyncio driver
+    ]
+    for p in procs:
+        p.start()
+    try:
+        reports = [out.get(timeout=MP_TIMEOUT * 2) for _ in procs]
+    finally:
+        for p in procs:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.kill()
+    assert [0, 0] == [p.exitcode for p in procs]
+    outcomes = ["ok"] * 5 + ["failed"] * 5
+    assert [(10, outcomes, "open")] * 2 == [report[:3] for report in reports]
+    assert all(report[3] <= MP_MAX_INTERVALS * MP_INTERVAL for report in reports), reports
+    assert b"open" == client.hget("reliant:cb:mp-agg", "state")

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
 #: Modules that add a command; a later noun adds its module here.
-COMMANDS = ("reliant.cli.simulate",)
+COMMANDS = ("reliant.cli.simulate", "reliant.cli.server")
 
 
 def _version() -> str:

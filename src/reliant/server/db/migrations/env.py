@@ -1,0 +1,19 @@
+"""Alembic environment: runs on the connection ``reliant.server.db.migrate`` hands over."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from reliant.server.db.base import Base
+from reliant.server.db.migrate import load_models
+
+load_models()
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()
