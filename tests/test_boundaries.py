@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "reliant"
-#: Modules that serve the CLI and simulator; the SDK core never imports them.
-OUTSIDE_SDK = {"server", "cli", "simulate", "redis", "telemetry", "integrations"}
+#: Modules that serve the CLI, simulator and control plane; the SDK core never imports them.
+OUTSIDE_SDK = {"server", "cli", "simulate", "spec", "redis", "telemetry", "integrations"}
 
 
 def _imports(path: Path) -> list[tuple[str, int]]:

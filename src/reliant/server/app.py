@@ -18,21 +18,21 @@ from reliant.server.auth import Role
 from reliant.server.auth import tokens as token_store
 from reliant.server.db import make_engine, session_factory, transaction, upgrade
 from reliant.server.http import install_problem_handlers
-from reliant.server.jobs import Job, JobRunner
+from reliant.server.jobs import HISTORY_JOB, Job, JobRunner
 from reliant.server.settings import Settings
 
 log = logging.getLogger("reliant.server")
 
 #: Modules exposing ``router`` (an APIRouter); a new domain adds its api/views module here.
-ROUTER_MODULES: tuple[str, ...] = ("reliant.server.auth.api",)
-#: Modules exposing ``JOBS`` (a sequence of Job); a new domain adds its jobs module here.
+ROUTER_MODULES: tuple[str, ...] = ("reliant.server.auth.api", "reliant.server.jobs_api")
+#: Modules exposing ``jobs(settings) -> list[Job]``; a new domain adds its jobs module here.
 JOB_MODULES: tuple[str, ...] = ()
 BOOTSTRAP_TOKEN_NAME = "bootstrap-admin"
 
 
 def collect_jobs(settings: Settings) -> list[Job]:
     """Every background job of every domain."""
-    jobs: list[Job] = []
+    jobs: list[Job] = [HISTORY_JOB]
     for name in JOB_MODULES:
         module: Any = importlib.import_module(name)
         jobs.extend(module.jobs(settings))

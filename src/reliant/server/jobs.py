@@ -17,16 +17,18 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import String, select
+from sqlalchemy import Index, String, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from reliant.server.db.base import Base
+from reliant.server.db.base import Base, BigId
 
 log = logging.getLogger("reliant.server.jobs")
 
 #: Seconds between two looks at the job table.
 DEFAULT_TICK = 1.0
+#: Seconds of run history kept per job (the history job prunes older runs).
+HISTORY_SECONDS = 86400.0
 
 
 class Lease(Base):
@@ -38,6 +40,20 @@ class Lease(Base):
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[float]
     last_run_at: Mapped[float | None]
+
+
+class JobRun(Base):
+    """One run of a job: by whom, when, how long, and the error if it failed."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (Index("ix_job_runs_job_started", "job", "started_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(100))
+    holder: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[float]
+    duration: Mapped[float]
+    error: Mapped[str | None] = mapped_column(String(2000))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,12 +117,29 @@ class JobRunner:
         """Run every job this replica leads that is due; return the names of those run."""
         ran = []
         for job in self.jobs:
+            started = self.now()
             try:
                 if self._run_if_leader(job):
                     ran.append(job.name)
-            except Exception:
+            except Exception as exc:
                 log.exception("job %s failed; it runs again at its next interval", job.name)
+                self._record_failure(job, started, exc)
         return ran
+
+    def _record_failure(self, job: Job, started: float, exc: Exception) -> None:
+        try:
+            with self.factory() as session, session.begin():
+                session.add(
+                    JobRun(
+                        job=job.name,
+                        holder=self.holder,
+                        started_at=started,
+                        duration=max(0.0, self.now() - started),
+                        error=f"{type(exc).__name__}: {exc}"[:2000],
+                    )
+                )
+        except Exception:  # the store itself may be what failed
+            log.warning("could not record the failure of job %s", job.name, exc_info=True)
 
     def _run_if_leader(self, job: Job) -> bool:
         with self.factory() as session, session.begin():
@@ -128,6 +161,14 @@ class JobRunner:
                 return False
             job.run(session, now)
             lease.last_run_at = now
+            session.add(
+                JobRun(
+                    job=job.name,
+                    holder=self.holder,
+                    started_at=now,
+                    duration=max(0.0, self.now() - now),
+                )
+            )
             return True
 
     def _create(self, session: Session, job: Job, now: float) -> bool:
@@ -168,3 +209,12 @@ class JobRunner:
             self.release()
         except Exception:  # the store may already be gone at shutdown
             log.warning("could not release job leases at shutdown", exc_info=True)
+
+
+def prune_history(session: Session, now: float) -> None:
+    """Delete job runs older than :data:`HISTORY_SECONDS`."""
+    session.execute(delete(JobRun).where(JobRun.started_at < now - HISTORY_SECONDS))
+
+
+#: Jobs of the runner itself.
+HISTORY_JOB = Job(name="jobs.prune-history", interval=3600.0, run=prune_history)

@@ -1,4 +1,4 @@
-"""core: tokens, web sessions, audit, events, job leases
+"""core: tokens, web sessions, audit, events, job leases and runs
 
 Revision ID: 0001
 Revises:
@@ -76,6 +76,24 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_events_time"), ["time"], unique=False)
 
     op.create_table(
+        "job_runs",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("job", sa.String(length=100), nullable=False),
+        sa.Column("holder", sa.String(length=200), nullable=False),
+        sa.Column("started_at", sa.Double(), nullable=False),
+        sa.Column("duration", sa.Double(), nullable=False),
+        sa.Column("error", sa.String(length=2000), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_job_runs")),
+    )
+    with op.batch_alter_table("job_runs", schema=None) as batch_op:
+        batch_op.create_index("ix_job_runs_job_started", ["job", "started_at"], unique=False)
+
+    op.create_table(
         "leases",
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("holder", sa.String(length=200), nullable=False),
@@ -118,6 +136,10 @@ def downgrade() -> None:
     op.drop_table("web_sessions")
     op.drop_table("tokens")
     op.drop_table("leases")
+    with op.batch_alter_table("job_runs", schema=None) as batch_op:
+        batch_op.drop_index("ix_job_runs_job_started")
+
+    op.drop_table("job_runs")
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_events_time"))
         batch_op.drop_index("ix_events_service_id")
