@@ -126,4 +126,3 @@ def anonymous(app: FastAPI) -> Iterator[TestClient]:
     """An HTTPS test client without credentials."""
     with TestClient(app, base_url="https://testserver") as c:
         yield c
-

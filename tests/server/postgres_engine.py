@@ -57,18 +57,41 @@ class PostgresServer:
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres")
         subprocess.run(
-            self._cmd(pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", self.user,
-                      "--no-sync", "-E", "UTF8"),
+            self._cmd(
+                pg_bin("initdb"),
+                "-D",
+                str(self.data),
+                "-A",
+                "trust",
+                "-U",
+                self.user,
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ),
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
         self.process = subprocess.Popen(
             self._cmd(
-                pg_bin("postgres"), "-D", str(self.data), "-p", str(self.port),
-                "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.root}",
-                "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-                "-c", "max_connections=200",
+                pg_bin("postgres"),
+                "-D",
+                str(self.data),
+                "-p",
+                str(self.port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                f"unix_socket_directories={self.root}",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=200",
             ),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -89,7 +112,10 @@ class PostgresServer:
 
         try:
             with psycopg.connect(
-                host="127.0.0.1", port=self.port, user=self.user, dbname="postgres",
+                host="127.0.0.1",
+                port=self.port,
+                user=self.user,
+                dbname="postgres",
                 connect_timeout=1,
             ) as conn:
                 conn.execute("SELECT 1")
