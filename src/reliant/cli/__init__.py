@@ -15,7 +15,13 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
 #: Modules that add a command; a later noun adds its module here.
-COMMANDS = ("reliant.cli.simulate", "reliant.cli.server")
+COMMANDS = (
+    "reliant.cli.simulate",
+    "reliant.cli.server",
+    "reliant.cli.login",
+    "reliant.cli.tokens",
+    "reliant.cli.completion",
+)
 
 
 def _version() -> str:
