@@ -54,6 +54,12 @@ _STAGES: Needs = {
     "RateLimiter.gcra alone": (),
     "sum of the five": (),
 }
+_MIDDLEWARE: Needs = {
+    "(bare Starlette app)": (),
+    "reliant ReliantMiddleware(limiter=RateLimiter.gcra(...))": (),
+    "slowapi SlowAPIASGIMiddleware (default_limits)": ("slowapi",),
+    "slowapi @limiter.limit on the route": ("slowapi",),
+}
 _IMPORT_PEERS = (
     "tenacity stamina backoff pybreaker circuitbreaker aiobreaker purgatory limits pyrate_limiter"
 )
@@ -108,6 +114,15 @@ EXPECTED: dict[str, dict[str, Needs]] = {
         },
         "sync, each reliant policy alone": _STAGES,
         "asyncio, each reliant policy alone": _STAGES,
+    },
+    "middleware": {
+        "asgi, admitted (200)": _MIDDLEWARE,
+        "asgi, rejected (429)": _MIDDLEWARE,
+        "wsgi (Flask)": {
+            "(bare Flask app)": (),
+            "reliant ReliantWSGIMiddleware(limiter=RateLimiter.gcra(...))": (),
+            "reliant ReliantWSGIMiddleware, every request rejected": (),
+        },
     },
     "concurrency": {
         "threads": {
@@ -243,6 +258,7 @@ def test_targets_have_a_verdict_unless_a_peer_is_missing(report: dict[str, Any])
         "limiter": 1,
         "redis_limiter": 1,
         "pipeline": 3,
+        "middleware": 0,
         "concurrency": 2,
         "memory": 2,
         "imports": 2,

@@ -185,8 +185,9 @@ MP_TIMEOUT = 30.0
 def _aggregating_worker(url: str, use_async: bool, ready: Any, recorded: Any, out: Any) -> None:
     """One spawned process: 5 ok then 5 failed calls, then poll its state until OPEN.
 
-    Puts ``(calls in its own window, outcomes, final state, seconds to OPEN)`` on ``out``,
-    the seconds counted from the barrier both processes pass once their calls are done.
+    Puts ``(first state, calls in its own window, outcomes, final state, seconds to
+    OPEN)`` on ``out``, the seconds counted from the barrier both processes pass once
+    their calls are done.
     """
     cb = CircuitBreaker(
         name="mp-agg",
@@ -203,7 +204,7 @@ def _aggregating_worker(url: str, use_async: bool, ready: Any, recorded: Any, ou
             read_timeout=2.0,
         ),
     )
-    cb.state  # first sync: connect, load the scripts, start counting the tally
+    initial = cb.state.value  # first sync: connect, load scripts, start the tally
     ready.wait(timeout=MP_TIMEOUT)
 
     def fn(fail: bool) -> str:
@@ -229,7 +230,7 @@ def _aggregating_worker(url: str, use_async: bool, ready: Any, recorded: Any, ou
     while cb.state.value != "open" and time.monotonic() < deadline:
         time.sleep(0.005)  # the condition under test, polled until a deadline
     state = cb.state.value
-    out.put((own_calls, outcomes, state, time.monotonic() - start))
+    out.put((initial, own_calls, outcomes, state, time.monotonic() - start))
 
 
 def test_two_processes_below_min_calls_each_open_together(
@@ -253,6 +254,6 @@ def test_two_processes_below_min_calls_each_open_together(
                 p.kill()
     assert [0, 0] == [p.exitcode for p in procs]
     outcomes = ["ok"] * 5 + ["failed"] * 5
-    assert [(10, outcomes, "open")] * 2 == [report[:3] for report in reports]
-    assert all(report[3] <= MP_MAX_INTERVALS * MP_INTERVAL for report in reports), reports
+    assert [("closed", 10, outcomes, "open")] * 2 == [report[:4] for report in reports]
+    assert all(report[4] <= MP_MAX_INTERVALS * MP_INTERVAL for report in reports), reports
     assert b"open" == client.hget("reliant:cb:mp-agg", "state")
