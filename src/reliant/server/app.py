@@ -17,14 +17,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from reliant.server.auth import Role
 from reliant.server.auth import tokens as token_store
 from reliant.server.db import make_engine, session_factory, transaction, upgrade
-from reliant.server.http import install_problem_handlers
+from reliant.server.http import BodyLimit, install_problem_handlers
 from reliant.server.jobs import HISTORY_JOB, Job, JobRunner
 from reliant.server.settings import Settings
 
 log = logging.getLogger("reliant.server")
 
 #: Modules exposing ``router`` (an APIRouter); a new domain adds its api/views module here.
-ROUTER_MODULES: tuple[str, ...] = ("reliant.server.auth.api", "reliant.server.jobs_api")
+ROUTER_MODULES: tuple[str, ...] = (
+    "reliant.server.auth.api",
+    "reliant.server.jobs_api",
+)
 #: Modules exposing ``jobs(settings) -> list[Job]``; a new domain adds its jobs module here.
 JOB_MODULES: tuple[str, ...] = ()
 BOOTSTRAP_TOKEN_NAME = "bootstrap-admin"
@@ -81,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.jobs = runner
     app.state.bootstrap_token = bootstrap_token
     install_problem_handlers(app)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
 
     @app.get("/livez", include_in_schema=False)
     def livez() -> dict[str, str]:

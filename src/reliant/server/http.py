@@ -244,3 +244,69 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise Problem(400, "Bad Request", "the cursor is malformed: pass back `next` unchanged")
     return value
+
+
+class BodyLimit:
+    """ASGI middleware answering 413 to request bodies over ``limit`` bytes.
+
+    A declared ``Content-Length`` over the limit is refused before reading; a body without
+    one (chunked) is read first — at most ``limit`` bytes are held — and refused as soon as it
+    passes the limit, then replayed to the app.
+    """
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if declared is not None:
+            try:
+                too_big = int(declared) > self.limit
+            except ValueError:
+                too_big = False  # the server rejects a malformed length itself
+            if too_big:
+                await self._refuse(scope, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        seen = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break  # disconnected: let the app see it
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.limit:
+                await self._refuse(scope, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Any, send: Any) -> None:
+        problem = Problem(
+            413,
+            "Content Too Large",
+            f"the request body is over {self.limit} bytes; send smaller batches",
+        )
+        await problem.response(scope.get("path", ""))(scope, _no_body, send)
+
+
+async def _no_body() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}

@@ -18,6 +18,8 @@ DEFAULT_EVENT_RETENTION = 30 * 86400.0
 DEFAULT_BUCKET_SECONDS = 10
 #: A leader holds a job lease this long without renewing it.
 DEFAULT_LEASE_TTL = 15.0
+#: Request bodies over this many bytes are refused with 413.
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,6 +37,7 @@ class Settings:
         event_retention: seconds an event is kept.
         bucket_seconds: width of the telemetry rollup buckets.
         lease_ttl: seconds a job leader's lease lasts without renewal.
+        max_body_bytes: request bodies over this size are refused with 413.
         run_jobs: start the leader-elected background jobs with the app.
         secure_cookies: mark web cookies ``Secure`` (browsers treat loopback as secure).
         now: wall clock in epoch seconds; tests inject a virtual one.
@@ -48,6 +51,7 @@ class Settings:
     event_retention: float = DEFAULT_EVENT_RETENTION
     bucket_seconds: int = DEFAULT_BUCKET_SECONDS
     lease_ttl: float = DEFAULT_LEASE_TTL
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     run_jobs: bool = True
     secure_cookies: bool = True
     now: Callable[[], float] = field(default=time.time, compare=False, repr=False)
