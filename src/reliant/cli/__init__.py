@@ -21,6 +21,8 @@ COMMANDS = (
     "reliant.cli.login",
     "reliant.cli.tokens",
     "reliant.cli.completion",
+    "reliant.cli.events",
+    "reliant.cli.services",
 )
 
 

@@ -27,9 +27,16 @@ log = logging.getLogger("reliant.server")
 ROUTER_MODULES: tuple[str, ...] = (
     "reliant.server.auth.api",
     "reliant.server.jobs_api",
+    "reliant.server.domains.catalog.api",
+    "reliant.server.events.api",
+    "reliant.server.domains.telemetry.api",
+    "reliant.server.domains.config.api",
 )
 #: Modules exposing ``jobs(settings) -> list[Job]``; a new domain adds its jobs module here.
-JOB_MODULES: tuple[str, ...] = ()
+JOB_MODULES: tuple[str, ...] = (
+    "reliant.server.events.jobs",
+    "reliant.server.domains.telemetry.jobs",
+)
 BOOTSTRAP_TOKEN_NAME = "bootstrap-admin"
 
 

@@ -34,6 +34,28 @@ def idle(tat: int, now: int) -> bool:
     return tat <= now
 
 
+def rescale(tat: int, now: int, old: tuple[int, int], new: tuple[int, int]) -> int:
+    """Carry a stored ``tat`` over to new ``(emission, tolerance)`` parameters.
+
+    The requests the key has in use (its debt ``tat - now`` in units of the old
+    emission interval) are kept, up to the new burst, and drain at the new rate:
+    the key is judged as if the new parameters had applied to its recent requests.
+
+    Args:
+        tat: the stored theoretical arrival time, µs.
+        now: the current time, µs.
+        old: ``(emission, tolerance)`` the state was built with.
+        new: ``(emission, tolerance)`` to carry it over to.
+
+    Returns:
+        The new ``tat`` (``tat`` itself when the key is idle).
+    """
+    if tat <= now:
+        return tat
+    debt = -(-(tat - now) * new[0] // old[0])  # rounded up: never admits more
+    return now + min(debt, new[1])
+
+
 #: ``(key, emission, tolerance, cost, False) -> new_ttl``: the decision function called
 #: with ``full=False``, for callers that need only the yes or no.
 Step = Callable[[str, int, int, int, bool], int]

@@ -98,6 +98,17 @@ class RateLimiterOptions:
             validate.integer(owner, "max_keys", self.max_keys)
 
 
+def _parameters(o: RateLimiterOptions) -> tuple[int, int]:
+    """The backend's two integer parameters for validated options."""
+    if o.algorithm == "sliding_window":
+        return int(o.rate), round(o.per * _US)
+    assert o.burst is not None
+    emission = emission_us(o.rate, o.per)
+    if o.algorithm == "gcra":
+        return emission, emission * o.burst
+    return emission, o.burst
+
+
 class RateLimiter(Policy):
     """Admit requests at ``rate`` per ``per`` seconds, separately for each key.
 
@@ -192,20 +203,15 @@ class RateLimiter(Policy):
         #: GCRA's bare step on the memory backend, for the yes/no hot path of call().
         self._step: Callable[[str, int, int, int, bool], int] | None = None
         o = self.options
+        self._a, self._b = _parameters(o)
         if o.algorithm == "sliding_window":
-            self._a, self._b = int(o.rate), round(o.per * _US)
             self._op, self._aop = backend.sliding_window, backend.asliding_window
+        elif o.algorithm == "gcra":
+            self._op, self._aop = backend.gcra, backend.agcra
+            if key is None and isinstance(backend, MemoryBackend):
+                self._step = backend.gcra_step()
         else:
-            assert o.burst is not None
-            emission = emission_us(o.rate, o.per)
-            if o.algorithm == "gcra":
-                self._a, self._b = emission, emission * o.burst
-                self._op, self._aop = backend.gcra, backend.agcra
-                if key is None and isinstance(backend, MemoryBackend):
-                    self._step = backend.gcra_step()
-            else:
-                self._a, self._b = emission, o.burst
-                self._op, self._aop = backend.token_bucket, backend.atoken_bucket
+            self._op, self._aop = backend.token_bucket, backend.atoken_bucket
 
     # -- constructors -----------------------------------------------------------------
 
@@ -267,6 +273,53 @@ class RateLimiter(Policy):
             algorithm="sliding_window", rate=rate, per=per, backend=backend,
             max_wait=max_wait, max_keys=max_keys, key=key, name=name, clock=clock,
         )  # fmt: skip
+
+    # -- run-time changes ---------------------------------------------------------------
+
+    def reconfigure(
+        self, *, rate: float | None = None, per: float | None = None, burst: int | None = None
+    ) -> RateLimiterOptions:
+        """Change the rate, period or burst while the limiter is in use.
+
+        Omitted options keep their current values (``burst`` does not follow a new
+        ``rate``). Keys already held by a :class:`MemoryBackend` keep the requests
+        they have in use, up to the new burst (or limit), draining at the new rate;
+        see ``docs/rate-limiter.md``. Other backends keep their stored state as it is.
+        Emits ``rate_limiter.reconfigured``. The decision path is unchanged: it reads
+        the two backend parameters, swapped here in one statement.
+
+        Args:
+            rate: requests per ``per`` seconds.
+            per: the period of ``rate``, seconds.
+            burst: requests admitted at once from idle (GCRA and token bucket only).
+
+        Returns:
+            The new options (also ``limiter.options``).
+
+        Raises:
+            ValueError: for an invalid value, as at construction; the limiter is unchanged.
+        """
+        o = self.options
+        options = RateLimiterOptions(
+            algorithm=o.algorithm,
+            rate=o.rate if rate is None else rate,
+            per=o.per if per is None else per,
+            burst=o.burst if burst is None else burst,
+            max_wait=o.max_wait,
+            max_keys=o.max_keys,
+        )
+        old = (self._a, self._b)
+        new = _parameters(options)
+        # One tuple assignment: no thread switch can separate the two stores, so a
+        # decision reads either the old pair or the new one.
+        self._a, self._b = new
+        self.options = options
+        if isinstance(self.backend, MemoryBackend):
+            self.backend.rescale(o.algorithm, self._prefix, old, new)
+        if BUS.active:
+            attributes = {"rate": options.rate, "per": options.per, "burst": options.burst}
+            BUS.emit("rate_limiter.reconfigured", self.name, self._now(), attributes)
+        return options
 
     # -- decisions --------------------------------------------------------------------
 

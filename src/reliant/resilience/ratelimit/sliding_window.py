@@ -68,6 +68,33 @@ def idle(state: State, now: int, window: int) -> bool:
     return wait_us(prev, cur, elapsed, window, 0) == 0
 
 
+def rescale(state: State, now: int, old: tuple[int, int], new: tuple[int, int]) -> State:
+    """Carry stored window counts over to new ``(limit, window)`` parameters.
+
+    Counts are requests, so a new ``limit`` applies to them unchanged. A new window
+    length cannot reuse the old windows: the requests the key has in use now (the
+    weighted count) become the previous window of the new layout, so they fade out
+    by the end of the new window in progress.
+
+    Args:
+        state: the stored ``(start, prev, cur)``.
+        now: the current time, µs.
+        old: ``(limit, window)`` the state was built with.
+        new: ``(limit, window)`` to carry it over to.
+
+    Returns:
+        The new state.
+    """
+    if old[1] == new[1]:
+        return state
+    window = old[1]
+    elapsed = now % window
+    prev, cur = roll(state, now - elapsed, window)
+    used = prev * (window - elapsed) // window + cur
+    start = now - now % new[1]
+    return (start, used, 0)
+
+
 def decider(t: Table[State]) -> Decide:
     """Return the sliding-window decision function over ``t``: ``(key, limit, window, cost)``.
 

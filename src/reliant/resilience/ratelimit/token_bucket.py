@@ -31,6 +31,29 @@ def idle(state: State, now: int, full: int) -> bool:
     return state[0] + now - state[1] >= full
 
 
+def rescale(state: State, now: int, old: tuple[int, int], new: tuple[int, int]) -> State:
+    """Carry a stored bucket over to new ``(emission, capacity)`` parameters.
+
+    As GCRA's :func:`~reliant.resilience.ratelimit.gcra.rescale`: the tokens the key
+    has taken and not yet got back are kept (up to the new capacity) and refill at
+    the new rate.
+
+    Args:
+        state: the stored ``(credit, updated_at)``.
+        now: the current time, µs.
+        old: ``(emission, capacity)`` the state was built with.
+        new: ``(emission, capacity)`` to carry it over to.
+
+    Returns:
+        The new state, as of ``now``.
+    """
+    old_full = old[0] * old[1]
+    new_full = new[0] * new[1]
+    credit = min(old_full, max(0, state[0] + now - state[1]))
+    debt = -(-(old_full - credit) * new[0] // old[0])  # rounded up: never admits more
+    return (new_full - min(debt, new_full), now)
+
+
 def decider(t: Table[State]) -> Decide:
     """Return the token-bucket decision function over ``t``: ``(key, emission, capacity, cost)``.
 

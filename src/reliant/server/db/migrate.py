@@ -20,6 +20,9 @@ MODEL_MODULES = (
     "reliant.server.auth.models",
     "reliant.server.events.models",
     "reliant.server.jobs",
+    "reliant.server.domains.catalog.models",
+    "reliant.server.domains.telemetry.models",
+    "reliant.server.domains.config.models",
 )
 #: Key of the PostgreSQL advisory lock held while migrating ("rlnt").
 MIGRATION_LOCK = 0x726C6E74

@@ -1,4 +1,4 @@
-"""The event log's one table: append-only, ordered by ``id``."""
+"""The event log's tables: the append-only ``events``, and runtime ``server_settings``."""
 
 from __future__ import annotations
 
@@ -28,3 +28,17 @@ class EventRow(Base):
     attributes: Mapped[dict[str, Any]]
     trace_id: Mapped[str | None] = mapped_column(String(32))
     received_at: Mapped[float]
+
+
+class ServerSetting(Base):
+    """A setting changed at run time (e.g. ``event_retention``), shared by every replica.
+
+    ``value`` is a JSON object; a missing row means the process's ``Settings`` default.
+    """
+
+    __tablename__ = "server_settings"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[dict[str, Any]]
+    updated_at: Mapped[float]
+    updated_by: Mapped[str] = mapped_column(String(100))

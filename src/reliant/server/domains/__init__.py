@@ -1,0 +1,1 @@
+"""Control-plane domains: vertical slices that import each other only through facades."""

@@ -1,0 +1,245 @@
+"""Routes of telemetry: the SDK's ingest endpoint and the read API of rollups and instances."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
+
+from reliant.agent.protocol import INGEST_PATH, MAX_BATCH_BYTES
+from reliant.server.domains.config import OBJECT_NAME_PATTERN
+from reliant.server.domains.telemetry import service as use_cases
+from reliant.server.domains.telemetry.schemas import (
+    Accepted,
+    BatchIn,
+    Counts,
+    InstanceOut,
+    InstancePage,
+    TelemetryOut,
+)
+from reliant.server.domains.telemetry.wire import (
+    BodyDecoder,
+    Malformed,
+    TooLarge,
+    encoding_of,
+    wire_limit,
+)
+from reliant.server.http import Ingest, Problem, Viewer, decode_cursor, encode_cursor
+from reliant.spec.models import NAME_PATTERN
+
+router = APIRouter(prefix="/api/v1", tags=["telemetry"])
+
+#: Largest page any list endpoint returns.
+MAX_PAGE = 500
+#: Seconds of telemetry read when the caller gives no ``since``.
+DEFAULT_RANGE = 3600.0
+#: Latest time a query may name (year 5138), and the widest step (a leap year).
+MAX_TIME = 1e11
+MAX_STEP = 366 * 86400
+
+ServiceName = Annotated[str, Path(pattern=NAME_PATTERN, max_length=100)]
+
+
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON Schema with its ``$defs`` references replaced by the definitions."""
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return resolve(defs[ref.removeprefix("#/$defs/")])
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    result: dict[str, Any] = resolve(schema)
+    return result
+
+
+_BATCH_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The batch; `Content-Encoding: gzip` or identity. "
+        f"At most {MAX_BATCH_BYTES} bytes once decompressed.",
+        "content": {"application/json": {"schema": _inline(BatchIn.model_json_schema())}},
+    }
+}
+
+
+def _bad(detail: str, **extra: Any) -> Problem:
+    return Problem(400, "Bad Request", detail, **extra)
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(body)"
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _unstorable(value: Any) -> bool:
+    """Whether JSON holds text no store keeps: NUL characters or lone surrogates."""
+    if isinstance(value, str):
+        return "\x00" in value or (not value.isascii() and _lone_surrogate(value))
+    if isinstance(value, dict):
+        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_unstorable(v) for v in value)
+    return False
+
+
+def _lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+#: Escapes that decode to unstorable text (checked first: most bodies have none).
+_SUSPECT = re.compile(rb"\\u(0000|[dD][89a-fA-F])")
+
+
+async def _read_body(request: Request) -> bytes:
+    """The request body, decoded, within the batch limit.
+
+    Raises:
+        Problem: 415 for an unsupported encoding, 413 over the limit, 400 for bad gzip.
+    """
+    encoding = encoding_of(request.headers.get("content-encoding"))
+    if encoding is None:
+        raise Problem(
+            415,
+            "Unsupported Media Type",
+            "Content-Encoding must be gzip or identity (leave it out for identity)",
+        )
+    media = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    if media.lower() != "application/json":
+        raise Problem(415, "Unsupported Media Type", "send the batch as application/json")
+    too_large = Problem(
+        413,
+        "Content Too Large",
+        f"a batch may hold at most {MAX_BATCH_BYTES} bytes once decompressed; send smaller "
+        "batches more often",
+    )
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > wire_limit(encoding):
+        raise too_large
+    decoder = BodyDecoder(encoding)
+    try:
+        async for chunk in request.stream():
+            decoder.feed(chunk)
+        return decoder.finish()
+    except TooLarge:
+        raise too_large from None
+    except Malformed as exc:
+        raise _bad(str(exc)) from None
+
+
+def parse_batch(body: bytes) -> BatchIn:
+    """Validate a decoded body as a batch.
+
+    Raises:
+        Problem: 400 naming the path of the first bad member (all of them in ``errors``).
+    """
+    try:
+        value = json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise _bad(f"the body is not JSON: {exc}") from None
+    if _SUSPECT.search(body) and _unstorable(value):
+        raise _bad("strings may not hold NUL characters (\\u0000) or lone surrogates")
+    try:
+        return BatchIn.model_validate(value)
+    except ValidationError as exc:
+        errors = [{"path": _path(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        where = "; ".join(f"{e['path']}: {e['msg']}" for e in errors[:5])
+        raise _bad(where, errors=errors) from None
+
+
+@router.post(INGEST_PATH.removeprefix("/api/v1"), status_code=202, openapi_extra=_BATCH_BODY)
+async def ingest(request: Request, ctx: Ingest) -> Accepted:
+    """Accept an SDK batch: telemetry merged into rollups, events into the event log.
+
+    The batch is one transaction: on any error nothing of it is stored.
+    """
+    batch = await run_in_threadpool(parse_batch, await _read_body(request))
+    bound = ctx.principal.service
+    if bound is not None and bound != batch.service:
+        raise Problem(
+            403,
+            "Forbidden",
+            f"this ingest token is bound to service {bound!r}; it cannot push for "
+            f"{batch.service!r}",
+        )
+    points, events = await run_in_threadpool(use_cases.ingest, ctx.session, batch, now=ctx.now)
+    return Accepted(accepted=Counts(telemetry=points, events=events))
+
+
+@router.get("/services/{service}/telemetry")
+def read_telemetry(
+    service: ServiceName,
+    ctx: Viewer,
+    since: Annotated[float | None, Query(ge=0, le=MAX_TIME)] = None,
+    until: Annotated[float | None, Query(ge=0, le=MAX_TIME)] = None,
+    operation: Annotated[str | None, Query(pattern=OBJECT_NAME_PATTERN)] = None,
+    step: Annotated[int | None, Query(ge=1, le=MAX_STEP)] = None,
+) -> TelemetryOut:
+    """A service's calls per operation and outcome: counts, error ratio, p50/p95/p99.
+
+    ``since`` defaults to an hour before ``until`` (default: now); ``step`` (seconds, a
+    multiple of the 10 s bucket) defaults to about 360 points over the range.
+    """
+    end = ctx.now if until is None else until
+    start = max(0.0, end - DEFAULT_RANGE) if since is None else since
+    try:
+        out = use_cases.series(
+            ctx.session,
+            service,
+            since=start,
+            until=end,
+            step=step or use_cases.default_step(start, end),
+            operation=operation,
+        )
+    except ValueError as exc:
+        raise _bad(str(exc)) from None
+    return TelemetryOut.model_validate(out)
+
+
+@router.get("/services/{service}/instances")
+def list_instances(
+    service: ServiceName,
+    ctx: Viewer,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    cursor: str | None = None,
+) -> InstancePage:
+    """A service's SDK instances, most recently seen first, with their drop counters."""
+    after = None
+    if cursor:
+        position = decode_cursor(cursor)
+        seen, name = position.get("seen"), position.get("instance")
+        if not isinstance(seen, int | float) or not isinstance(name, str):
+            raise _bad("the cursor is malformed: pass back `next` unchanged")
+        after = (float(seen), name)
+    rows, last = use_cases.instances(ctx.session, service, limit=limit, after=after)
+    items = [
+        InstanceOut(
+            instance=r.instance,
+            sdk=r.sdk,
+            first_seen=r.first_seen,
+            last_seen=r.last_seen,
+            dropped=r.dropped,
+        )
+        for r in rows
+    ]
+    next_cursor = encode_cursor({"seen": last[0], "instance": last[1]}) if last else None
+    return InstancePage(items=items, next=next_cursor)

@@ -1,0 +1,223 @@
+"""The live event stream: Server-Sent Events read from the database, so every replica's
+events arrive, whichever replica the client is connected to.
+
+A stream polls for rows after the last id it has passed, every ``POLL_SECONDS``, and at
+once when this process committed an event (``hub.py``). On PostgreSQL, transactions may
+commit out of id order: id 11 can be visible while id 10 is still being written. A stream
+therefore never passes a missing id until it shows up or has been missing for
+``GAP_GRACE`` seconds (then it was rolled back, or pruned), like Marten's high-water mark.
+That is what makes resuming from ``Last-Event-ID`` lose nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from functools import partial
+from types import FrameType
+from typing import Any
+
+import anyio
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.requests import Request
+
+from reliant.server.events import query
+from reliant.server.events.hub import HUB
+from reliant.server.events.models import EventRow
+
+#: Seconds between two reads of the database when nothing woke the stream.
+POLL_SECONDS = 0.5
+#: Seconds of silence after which the stream sends a ``: keepalive`` comment.
+KEEPALIVE_SECONDS = 15.0
+#: Seconds a missing id may stay missing before the stream passes it.
+GAP_GRACE = 2.0
+#: Ids looked at per read (for gaps), and events sent per read.
+SCAN_LIMIT = 1000
+BATCH = 500
+#: Milliseconds a browser's EventSource waits before reconnecting.
+RETRY_MS = 2000
+
+
+class Closing:
+    """Set when the app stops: every open stream of the app ends at its next wake-up."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def close(self) -> None:
+        """End the app's streams (safe from any thread and from a signal handler)."""
+        self._event.set()
+        HUB.poke()
+
+    def is_set(self) -> bool:
+        """Whether the app is stopping."""
+        return self._event.is_set()
+
+
+def closing_of(app: Any) -> Closing:
+    """The app's :class:`Closing`, made on first use."""
+    closing: Closing | None = getattr(app.state, "event_streams_closing", None)
+    if closing is None:
+        closing = app.state.event_streams_closing = Closing()
+    return closing
+
+
+def close_streams(app: Any) -> None:
+    """End every open event stream of ``app`` now, e.g. before stopping its server.
+
+    ``reliant server`` does this on SIGINT/SIGTERM; an embedding that stops uvicorn by
+    other means (``server.should_exit = True``) calls it first, or uvicorn waits for the
+    streams' clients to leave.
+    """
+    closing_of(app).close()
+
+
+def hook_signals(closing: Closing) -> Callable[[], None]:
+    """Close the streams on SIGINT/SIGTERM, then run the handler already installed.
+
+    uvicorn installs its handlers before the app starts, and waits for open responses
+    before it tells the app to stop; without this hook an open stream would hold the
+    shutdown forever. Only Python-level handlers are chained (the default ones are left
+    alone), and only from the main thread, where signal handlers live.
+
+    Returns:
+        A function restoring the previous handlers.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous: dict[int, Any] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(sig)
+        if not callable(handler):
+            continue
+
+        def chained(
+            signum: int, frame: FrameType | None, handler: Callable[..., Any] = handler
+        ) -> None:
+            closing.close()
+            handler(signum, frame)
+
+        previous[sig] = handler
+        signal.signal(sig, chained)
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
+
+
+@dataclass(slots=True)
+class Position:
+    """How far a stream has read: every id up to ``last`` was sent, skipped or given up.
+
+    Attributes:
+        last: the highest id passed.
+        gap: the missing id being waited for, if any.
+        gap_since: when (loop time) the stream started waiting for ``gap``.
+        given_up: gaps at or below this id were given up already.
+    """
+
+    last: int
+    gap: int | None = None
+    gap_since: float = 0.0
+    given_up: int = 0
+
+    def safe_upto(self, scanned: list[tuple[int, float]], *, now: float, server_now: float) -> int:
+        """The highest id up to which every id is present or given up.
+
+        Args:
+            scanned: ``(id, received_at)`` of the ids after ``last``, ascending.
+            now: the stream's monotonic time (to time a wait for a missing id).
+            server_now: the server's wall clock (rows received long ago end a wait at once).
+        """
+        safe = self.last
+        for row_id, received_at in scanned:
+            missing = max(safe + 1, self.given_up + 1)
+            if row_id > missing:
+                if self.gap != missing:
+                    self.gap, self.gap_since = missing, now
+                if now - self.gap_since < GAP_GRACE and server_now - received_at < GAP_GRACE:
+                    return safe
+                self.given_up = row_id - 1
+            safe = row_id
+        return safe
+
+
+def sse(row: EventRow) -> str:
+    """One event in the stream: its id, the fixed name ``event``, and its JSON."""
+    data = json.dumps(query.as_dict(row), separators=(",", ":"))
+    return f"id: {row.id}\nevent: event\ndata: {data}\n\n"
+
+
+def read(
+    sessions: sessionmaker[Session],
+    flt: query.EventFilter,
+    position: Position,
+    *,
+    now: float,
+    server_now: float,
+) -> tuple[str, bool]:
+    """Read the next events for a stream and move its position.
+
+    Returns:
+        The events formatted for the stream, and whether more are ready at once.
+    """
+    with sessions() as session:
+        scanned = query.scan(session, after=position.last, limit=SCAN_LIMIT)
+        safe = position.safe_upto(scanned, now=now, server_now=server_now)
+        if safe <= position.last:
+            return "", False
+        rows = query.between(session, flt, after=position.last, upto=safe, limit=BATCH)
+    if len(rows) == BATCH:
+        position.last = rows[-1].id
+        return "".join(map(sse, rows)), True
+    position.last = safe
+    more = len(scanned) == SCAN_LIMIT and safe == scanned[-1][0]
+    return "".join(map(sse, rows)), more
+
+
+async def events(
+    request: Request,
+    flt: query.EventFilter,
+    *,
+    after: int | None,
+    sessions: sessionmaker[Session],
+    server_now: Callable[[], float],
+    closing: Closing,
+) -> AsyncIterator[str]:
+    """The stream's body: events after ``after`` (or from now on), then live ones.
+
+    It ends when the client leaves or the app stops.
+    """
+    clock = anyio.current_time
+    with HUB.subscribe() as woken:
+        start = await anyio.to_thread.run_sync(_newest, sessions)
+        position = Position(last=start if after is None else min(after, start))
+        # The position first: a client that reconnects before any event resumes from here.
+        yield f"retry: {RETRY_MS}\nid: {position.last}\n\n"
+        quiet_since = clock()
+        while not closing.is_set():
+            woken.clear()
+            step = partial(read, sessions, flt, position, now=clock(), server_now=server_now())
+            chunk, more = await anyio.to_thread.run_sync(step)
+            if chunk:
+                yield chunk
+                quiet_since = clock()
+            elif clock() - quiet_since >= KEEPALIVE_SECONDS:
+                yield ": keepalive\n\n"
+                quiet_since = clock()
+            if more:
+                continue
+            if closing.is_set() or await request.is_disconnected():
+                return
+            with anyio.move_on_after(POLL_SECONDS):
+                await woken.wait()
+
+
+def _newest(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        return query.newest_id(session)
