@@ -10,7 +10,16 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "reliant"
 #: Modules that serve the CLI, simulator and control plane; the SDK core never imports them.
-OUTSIDE_SDK = {"server", "cli", "__main__", "simulate", "spec", "redis", "telemetry", "integrations"}
+OUTSIDE_SDK = {
+    "server",
+    "cli",
+    "__main__",
+    "simulate",
+    "spec",
+    "redis",
+    "telemetry",
+    "integrations",
+}
 
 
 def _imports(path: Path) -> list[tuple[str, int]]:
