@@ -49,6 +49,7 @@ EXPECTED = [
     "__version__",
     "build_pipeline",
     "build_policy",
+    "connect",
     "deadline_remaining",
     "subscribe",
 ]

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from reliant._core.deadline import remaining as deadline_remaining
     from reliant._core.events import Event, Subscription, subscribe
     from reliant._core.policy import Policy
+    from reliant.agent.agent import connect
     from reliant.exceptions import (
         BulkheadFullError,
         CircuitOpenError,
@@ -87,6 +88,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "TimeoutExceeded": ("reliant.exceptions", "TimeoutExceeded"),
     "build_pipeline": ("reliant.resilience.registry", "build_pipeline"),
     "build_policy": ("reliant.resilience.registry", "build_policy"),
+    "connect": ("reliant.agent.agent", "connect"),
     "deadline_remaining": ("reliant._core.deadline", "remaining"),
     "subscribe": ("reliant._core.events", "subscribe"),
 }
@@ -148,6 +150,7 @@ __all__ = [
     "__version__",
     "build_pipeline",
     "build_policy",
+    "connect",
     "deadline_remaining",
     "subscribe",
 ]
