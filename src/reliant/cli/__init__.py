@@ -23,6 +23,7 @@ COMMANDS = (
     "reliant.cli.completion",
     "reliant.cli.events",
     "reliant.cli.services",
+    "reliant.cli.overrides",
 )
 
 
