@@ -74,6 +74,55 @@ def conflict(detail: str) -> Problem:
     return Problem(409, "Conflict", detail)
 
 
+#: Error statuses every API operation may answer, documented as problems in OpenAPI.
+PROBLEM_RESPONSES = {
+    "400": "Bad Request: a malformed parameter or cursor",
+    "401": "Unauthorized: no valid token",
+    "403": "Forbidden: the token's role does not allow this",
+    "404": "Not Found",
+    "409": "Conflict with the current state",
+    "413": "Content Too Large",
+    "422": "Invalid Request: the body or a parameter failed validation",
+}
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An RFC 9457 problem document.",
+    "type": "object",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+    },
+    "required": ["type", "title", "status"],
+}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Make the OpenAPI document say what errors really look like: problem documents."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["Problem"] = PROBLEM_SCHEMA
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, description in PROBLEM_RESPONSES.items():
+                    responses[status] = {"description": description, "content": problem}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Answer every error — ours, validation, routing, unexpected — as a problem document."""
 
@@ -105,6 +154,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_error)
+    document_problems(app)
 
 
 def _reason(status: int) -> str:
