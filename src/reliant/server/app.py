@@ -20,6 +20,7 @@ from reliant.server.db import make_engine, session_factory, transaction, upgrade
 from reliant.server.http import BodyLimit, install_problem_handlers
 from reliant.server.jobs import HISTORY_JOB, Job, JobRunner
 from reliant.server.settings import Settings
+from reliant.server.web import mount as mount_web
 
 log = logging.getLogger("reliant.server")
 
@@ -31,6 +32,11 @@ ROUTER_MODULES: tuple[str, ...] = (
     "reliant.server.events.api",
     "reliant.server.domains.telemetry.api",
     "reliant.server.domains.config.api",
+    "reliant.server.domains.spec.api",
+    "reliant.server.web.login",
+    "reliant.server.web.views",
+    "reliant.server.web.admin",
+    "reliant.server.domains.catalog.views",
 )
 #: Modules exposing ``jobs(settings) -> list[Job]``; a new domain adds its jobs module here.
 JOB_MODULES: tuple[str, ...] = (
@@ -110,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for name in ROUTER_MODULES:
         app.include_router(importlib.import_module(name).router)
+    mount_web(app)  # the web UI: static files, security headers, HTML error pages
     return app
 
 
