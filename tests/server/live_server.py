@@ -22,6 +22,8 @@ from typing import Any
 import httpx
 import uvicorn
 
+from reliant.server.streams import close_streams
+
 #: Seconds a server may take to answer its readiness probe.
 READY_TIMEOUT = 15.0
 #: Seconds a server may take to shut down.
@@ -97,11 +99,13 @@ class LiveServer:
         raise RuntimeError(f"the live server was not ready within {self.ready_timeout}s: {last}")
 
     def stop(self) -> None:
-        """Ask the server to exit, wait for its thread and close the socket.
+        """End the app's open streams, ask the server to exit, wait for its thread.
 
         Raises:
             RuntimeError: the server did not stop within ``STOP_TIMEOUT`` seconds.
         """
+        if hasattr(self.app, "state"):
+            close_streams(self.app)  # uvicorn would wait for open event streams forever
         self.server.should_exit = True
         if self._thread.is_alive():
             self._thread.join(STOP_TIMEOUT)

@@ -20,6 +20,7 @@ from reliant.server.db import make_engine, session_factory, transaction, upgrade
 from reliant.server.http import BodyLimit, install_problem_handlers
 from reliant.server.jobs import HISTORY_JOB, Job, JobRunner
 from reliant.server.settings import Settings
+from reliant.server.streams import Closing, hook_signals
 from reliant.server.web import mount as mount_web
 
 log = logging.getLogger("reliant.server")
@@ -75,11 +76,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        closing = app.state.streams_closing = Closing()
+        restore = hook_signals(closing.close)
         if settings.run_jobs:
             runner.start()
         try:
             yield
         finally:
+            closing.close()
+            restore()
             runner.stop()
             engine.dispose()
 

@@ -24,8 +24,9 @@ from reliant.cli import main
 from reliant.cli.events import line, parse_sse
 from reliant.server.app import create_app
 from reliant.server.db import transaction
-from reliant.server.events import append, close_streams
+from reliant.server.events import append
 from reliant.server.settings import Settings
+from reliant.server.streams import close_streams
 
 #: Seconds a test waits for a line of `reliant events tail`.
 DEADLINE = 30.0

@@ -20,8 +20,9 @@ from postgres_engine import free_port
 from server_helpers import ADMIN, bearer
 
 from reliant.server.db import transaction
-from reliant.server.events import append, close_streams, stream
+from reliant.server.events import append, stream
 from reliant.server.events.hub import HUB
+from reliant.server.streams import close_streams
 
 #: Bound on every wait of these tests.
 DEADLINE = 20.0

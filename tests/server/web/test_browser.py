@@ -22,9 +22,8 @@ from playwright.sync_api import ConsoleMessage, expect, sync_playwright
 from server_helpers import ADMIN, bearer
 
 from reliant.server.app import create_app
-from reliant.server.domains import config
-from reliant.server.events import close_streams
 from reliant.server.settings import Settings
+from reliant.server.streams import close_streams
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -56,7 +55,6 @@ def server(settings: Settings) -> Iterator[LiveServer]:
             yield live
         finally:
             close_streams(app)
-            config.close_streams(app)
     app.state.engine.dispose()
 
 

@@ -1,14 +1,13 @@
 """The event log, the spine every domain writes its state changes to and reads histories from.
 
 Other parts of the server import from here: ``append`` (one event, in the caller's
-transaction), ``append_many`` (a batch in one statement), the filters of ``query`` and
-``close_streams`` (end the live streams of an app before stopping its server).
+transaction), ``append_many`` (a batch in one statement), and the filters of
+``query``.
 """
 
 from reliant.server.events.models import EventRow
 from reliant.server.events.query import EventFilter
 from reliant.server.events.service import SEVERITY_RANK, NewEvent, Severity, append, append_many
-from reliant.server.events.stream import close_streams
 
 __all__ = [
     "SEVERITY_RANK",
@@ -18,5 +17,4 @@ __all__ = [
     "Severity",
     "append",
     "append_many",
-    "close_streams",
 ]

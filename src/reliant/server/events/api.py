@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
@@ -25,7 +23,7 @@ from reliant.server.events.schemas import (
     inline_schema,
 )
 from reliant.server.events.service import NewEvent, Severity, append_many
-from reliant.server.events.stream import Closing, closing_of, events, hook_signals
+from reliant.server.events.stream import events
 from reliant.server.http import (
     Admin,
     Ctx,
@@ -37,21 +35,9 @@ from reliant.server.http import (
     not_found,
 )
 from reliant.server.settings import Settings
+from reliant.server.streams import closing_of
 
-
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Give the app a fresh :class:`Closing`, set on SIGINT/SIGTERM and at shutdown."""
-    closing = app.state.event_streams_closing = Closing()
-    restore = hook_signals(closing)
-    try:
-        yield
-    finally:
-        closing.close()
-        restore()
-
-
-router = APIRouter(prefix="/api/v1", tags=["events"], lifespan=lifespan)
+router = APIRouter(prefix="/api/v1", tags=["events"])
 
 #: Largest page the list endpoint returns.
 MAX_PAGE = 500

@@ -12,13 +12,9 @@ That is what makes resuming from ``Last-Event-ID`` lose nothing.
 from __future__ import annotations
 
 import json
-import signal
-import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from functools import partial
-from types import FrameType
-from typing import Any
 
 import anyio
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,6 +23,7 @@ from starlette.requests import Request
 from reliant.server.events import query
 from reliant.server.events.hub import HUB
 from reliant.server.events.models import EventRow
+from reliant.server.streams import Closing
 
 #: Seconds between two reads of the database when nothing woke the stream.
 POLL_SECONDS = 0.5
@@ -39,75 +36,6 @@ SCAN_LIMIT = 1000
 BATCH = 500
 #: Milliseconds a browser's EventSource waits before reconnecting.
 RETRY_MS = 2000
-
-
-class Closing:
-    """Set when the app stops: every open stream of the app ends at its next wake-up."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def close(self) -> None:
-        """End the app's streams (safe from any thread and from a signal handler)."""
-        self._event.set()
-        HUB.poke()
-
-    def is_set(self) -> bool:
-        """Whether the app is stopping."""
-        return self._event.is_set()
-
-
-def closing_of(app: Any) -> Closing:
-    """The app's :class:`Closing`, made on first use."""
-    closing: Closing | None = getattr(app.state, "event_streams_closing", None)
-    if closing is None:
-        closing = app.state.event_streams_closing = Closing()
-    return closing
-
-
-def close_streams(app: Any) -> None:
-    """End every open event stream of ``app`` now, e.g. before stopping its server.
-
-    ``reliant server`` does this on SIGINT/SIGTERM; an embedding that stops uvicorn by
-    other means (``server.should_exit = True``) calls it first, or uvicorn waits for the
-    streams' clients to leave.
-    """
-    closing_of(app).close()
-
-
-def hook_signals(closing: Closing) -> Callable[[], None]:
-    """Close the streams on SIGINT/SIGTERM, then run the handler already installed.
-
-    uvicorn installs its handlers before the app starts, and waits for open responses
-    before it tells the app to stop; without this hook an open stream would hold the
-    shutdown forever. Only Python-level handlers are chained (the default ones are left
-    alone), and only from the main thread, where signal handlers live.
-
-    Returns:
-        A function restoring the previous handlers.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    previous: dict[int, Any] = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        handler = signal.getsignal(sig)
-        if not callable(handler):
-            continue
-
-        def chained(
-            signum: int, frame: FrameType | None, handler: Callable[..., Any] = handler
-        ) -> None:
-            closing.close()
-            handler(signum, frame)
-
-        previous[sig] = handler
-        signal.signal(sig, chained)
-
-    def restore() -> None:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-    return restore
 
 
 @dataclass(slots=True)
@@ -194,6 +122,7 @@ async def events(
     It ends when the client leaves or the app stops.
     """
     clock = anyio.current_time
+    closing.on_close(HUB.poke)
     with HUB.subscribe() as woken:
         start = await anyio.to_thread.run_sync(_newest, sessions)
         position = Position(last=start if after is None else min(after, start))

@@ -23,9 +23,9 @@ from sqlalchemy import text
 
 from reliant.agent.protocol import config_stream_path
 from reliant.server.db import transaction
-from reliant.server.domains import config
 from reliant.server.domains.config.notify import HUB, Hub
-from reliant.server.domains.config.stream import Closing, config_events
+from reliant.server.domains.config.stream import config_events
+from reliant.server.streams import Closing, close_streams
 
 #: Seconds a test waits for something the server should do at once.
 DEADLINE = 10.0
@@ -60,12 +60,9 @@ class SseReader:
 
 @pytest.fixture
 def server(app: FastAPI) -> Iterator[LiveServer]:
-    """The test app served on loopback; streams are closed before it stops."""
+    """The test app served on loopback (LiveServer closes streams before it stops)."""
     with LiveServer(app) as live:
-        try:
-            yield live
-        finally:
-            config.close_streams(app)
+        yield live
 
 
 @pytest.fixture
@@ -165,7 +162,7 @@ def test_close_streams_ends_open_streams_and_lets_the_server_stop(app: FastAPI) 
         ):
             reader = SseReader(response)
             reader.next_config()
-            config.close_streams(app)
+            close_streams(app)
             with pytest.raises(EOFError):
                 reader.next()
             started = time.monotonic()
@@ -203,7 +200,7 @@ def test_keepalive_comments_during_silence() -> None:
             read_version=fake.read_version,
             read_document=fake.read_document,
             disconnected=fake.disconnected,
-            closing=Closing(hub),
+            closing=Closing(),
             last_event_id=0,
             hub=hub,
             poll=0.01,
@@ -229,7 +226,7 @@ def test_closing_ends_the_generator_and_unsubscribes() -> None:
 
     async def scenario() -> tuple[list[str], int]:
         fake, hub = _Fake(), Hub()
-        closing = Closing(hub)
+        closing = Closing()
         stream = config_events(
             "s",
             read_version=fake.read_version,

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, FastAPI, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,13 +23,7 @@ from reliant.server.domains.config.schemas import (
     PolicyOut,
     PolicyPage,
 )
-from reliant.server.domains.config.stream import (
-    Closing,
-    closing_of,
-    config_events,
-    hook_signals,
-    parse_last_event_id,
-)
+from reliant.server.domains.config.stream import config_events, parse_last_event_id
 from reliant.server.http import (
     Ctx,
     Ingest,
@@ -42,22 +34,10 @@ from reliant.server.http import (
     encode_cursor,
     not_found,
 )
+from reliant.server.streams import closing_of
 from reliant.spec.models import NAME_PATTERN, PolicySpec
 
-
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Give the app a fresh :class:`Closing`, set on SIGINT/SIGTERM and at shutdown."""
-    closing = app.state.config_streams_closing = Closing()
-    restore = hook_signals(closing.close)
-    try:
-        yield
-    finally:
-        closing.close()
-        restore()
-
-
-router = APIRouter(prefix="/api/v1", tags=["config"], lifespan=lifespan)
+router = APIRouter(prefix="/api/v1", tags=["config"])
 
 #: Largest page any list endpoint returns.
 MAX_PAGE = 500

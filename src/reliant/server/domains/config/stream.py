@@ -13,13 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import signal
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
-from types import FrameType
 from typing import Any
 
 from reliant.server.domains.config.notify import HUB, Hub
+from reliant.server.streams import Closing
 
 #: Seconds between two looks at the stored version.
 POLL_INTERVAL = 0.5
@@ -27,65 +25,6 @@ POLL_INTERVAL = 0.5
 KEEPALIVE_INTERVAL = 15.0
 #: Milliseconds a client should wait before reconnecting (the SSE ``retry`` field).
 RECONNECT_MS = 1000
-
-
-class Closing:
-    """Set when an app stops: its config streams end at once."""
-
-    def __init__(self, hub: Hub = HUB) -> None:
-        self._event = threading.Event()
-        self._hub = hub
-
-    def close(self) -> None:
-        """End the app's streams (safe from any thread and from a signal handler)."""
-        self._event.set()
-        self._hub.wake_all()
-
-    def is_set(self) -> bool:
-        """Whether the app is stopping."""
-        return self._event.is_set()
-
-
-def closing_of(app: Any) -> Closing:
-    """The app's :class:`Closing` (``app.state.config_streams_closing``), made on first use."""
-    closing: Closing | None = getattr(app.state, "config_streams_closing", None)
-    if closing is None:
-        closing = app.state.config_streams_closing = Closing()
-    return closing
-
-
-def hook_signals(close: Callable[[], None]) -> Callable[[], None]:
-    """Call ``close`` on SIGINT/SIGTERM, then the handler already installed (uvicorn's).
-
-    uvicorn waits for open responses before it tells the app to stop, so an open stream
-    would hold its shutdown forever. Only Python-level handlers are chained, and only from
-    the main thread, where signal handlers live.
-
-    Returns:
-        a function restoring the previous handlers.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    previous: dict[int, Any] = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        handler = signal.getsignal(sig)
-        if not callable(handler):
-            continue
-
-        def chained(
-            signum: int, frame: FrameType | None, handler: Callable[..., Any] = handler
-        ) -> None:
-            close()
-            handler(signum, frame)
-
-        previous[sig] = handler
-        signal.signal(sig, chained)
-
-    def restore() -> None:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-    return restore
 
 
 def sse(document: dict[str, Any]) -> str:
@@ -123,6 +62,7 @@ async def config_events(
         last_event_id: the version the client already has (``Last-Event-ID``).
     """
     loop = asyncio.get_running_loop()
+    closing.on_close(hub.wake_all)
     waiter = hub.subscribe(service)
     sent = last_event_id
     try:
