@@ -24,6 +24,7 @@ COMMANDS = (
     "reliant.cli.events",
     "reliant.cli.services",
     "reliant.cli.overrides",
+    "reliant.cli.spec",
 )
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -19,6 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from reliant._core.durations import parse_duration
 from reliant.simulate.errors import ScenarioProblems
+from reliant.spec._yaml import registry_problem
 
 #: Length of one time-series bucket (report timeline and chart), seconds; runs shorter
 #: than ten of them get ``duration / 10``.
@@ -230,24 +230,8 @@ class Candidate(_Model):
         try:
             build_candidate("check", specs, seed=0)
         except ValueError as exc:
-            raise ScenarioProblems([_registry_problem(str(exc))]) from None
+            raise ScenarioProblems([registry_problem(str(exc))]) from None
         return specs
-
-
-_REGISTRY_PATH = re.compile(
-    r"^pipeline(?: '[^']*')?\[(\d+)\]((?:\.\w+|\[\d+\])*)(?: \((\w+)\))?: (.*)$", re.S
-)
-
-
-def _registry_problem(message: str) -> tuple[tuple[str | int, ...], str]:
-    """Split the registry's ``pipeline[1].backoff.initial: ...`` into a key path and a message."""
-    match = _REGISTRY_PATH.match(message)
-    if match is None:
-        return (), message
-    loc: list[str | int] = [int(match[1])]
-    for key, index in re.findall(r"\.(\w+)|\[(\d+)\]", match[2]):
-        loc.append(key if key else int(index))
-    return tuple(loc), match[4]
 
 
 class Scenario(_Model):
