@@ -582,3 +582,20 @@ def test_registry_shape_errors(data: Any, message: str) -> None:
     with pytest.raises(ValueError) as info:
         Registry.from_dict(data)
     assert str(info.value).startswith(message)
+
+
+def test_without_imports_checks_paths_by_shape_only() -> None:
+    """Inside without_imports(), import paths are not imported, only checked by shape."""
+    import sys
+
+    from reliant.resilience.registry import UnresolvedException, exception_type, without_imports
+
+    sys.modules.pop("this", None)
+    with without_imports():
+        assert UnresolvedException is exception_type("this:Anything", "retry_on")
+        assert ConnectionError is exception_type("ConnectionError", "retry_on")
+        with pytest.raises(ValueError, match="not an exception name or import path"):
+            exception_type("os system; rm -rf", "retry_on")
+    assert "this" not in sys.modules
+    with pytest.raises(ValueError, match="not an exception class"):
+        exception_type("this:Anything", "retry_on")  # outside the block it is resolved

@@ -217,3 +217,14 @@ def test_compact_documents_round_trip() -> None:
     assert {"owner": "a", "tier": 1, "labels": {"k": "v"}} == compact("Service", full)
     (doc,) = validate_all([document("Service", "web", full)])
     assert Document("Service", "web", full, Location("documents[0]")) == doc
+
+
+def test_policy_validation_imports_nothing() -> None:
+    """Validating a Policy never imports a module its pipeline names (specs may be hostile)."""
+    import sys
+
+    from reliant.spec.models import PolicySpec
+
+    sys.modules.pop("antigravity", None)
+    PolicySpec(service="a", pipeline=[{"kind": "retry", "retry_on": ["antigravity:Boom"]}])
+    assert "antigravity" not in sys.modules

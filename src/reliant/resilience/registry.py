@@ -17,6 +17,8 @@ import importlib
 import inspect
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from reliant._core.clock import Clock
@@ -113,6 +115,30 @@ def _duration(options: dict[str, Any], key: str, path: str, *, signed: bool = Fa
             options[key] = parse_duration(value, option=f"{path}.{key}")
 
 
+#: Whether exception import paths are imported (a server validating untrusted specs
+#: checks their shape only: importing a named module runs its code).
+_RESOLVE_IMPORTS: ContextVar[bool] = ContextVar("reliant_registry_resolve_imports", default=True)
+_IMPORT_PATH = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*(?::[A-Za-z_]\w*|\.[A-Za-z_]\w*)$")
+
+
+class UnresolvedException(Exception):
+    """Stands for an exception named by import path while imports are off."""
+
+
+@contextmanager
+def without_imports() -> Iterator[None]:
+    """Check specs without importing modules they name: import paths are checked by shape.
+
+    For validating specs from untrusted sources (the control plane's API): the pipeline
+    built inside this block is for checking only, never for use.
+    """
+    token = _RESOLVE_IMPORTS.set(False)
+    try:
+        yield
+    finally:
+        _RESOLVE_IMPORTS.reset(token)
+
+
 def exception_type(value: object, path: str) -> type[BaseException]:
     """Resolve an exception class from a name or import path."""
     if isinstance(value, type) and issubclass(value, BaseException):
@@ -122,6 +148,13 @@ def exception_type(value: object, path: str) -> type[BaseException]:
             f"{path}: expected an exception name such as 'ConnectionError', got {value!r}"
         )
     found: object = getattr(builtins, value, None)
+    if found is None and not _RESOLVE_IMPORTS.get():
+        if not _IMPORT_PATH.match(value):
+            raise ValueError(
+                f"{path}: {value!r} is not an exception name or import path; use a builtin "
+                "name ('TimeoutError') or an import path ('httpx.ConnectError')"
+            )
+        return UnresolvedException
     if found is None:
         module_name, sep, attr = value.partition(":")
         if not sep:

@@ -101,9 +101,12 @@ class PolicySpec(_Spec):
     @field_validator("pipeline")
     @classmethod
     def _pipeline_builds(cls, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        from reliant.resilience.registry import build_pipeline
+        from reliant.resilience.registry import build_pipeline, without_imports
 
-        build_pipeline(specs)  # raises ValueError naming the offending option's path
+        # Built to check it, never used: modules named by import paths are not imported
+        # (a spec may come from an API request; importing a module runs its code).
+        with without_imports():
+            build_pipeline(specs)  # raises ValueError naming the offending option's path
         return specs
 
 
