@@ -242,3 +242,14 @@ def test_registry_rejects_bad_handlers() -> None:
     assert ["Service", "Policy"] == list(
         registry.handlers(["reliant.server.domains.config", "reliant.server.domains.catalog"])
     )
+
+
+def test_hand_edit_of_a_managed_policy_is_drift(client: TestClient) -> None:
+    """A policy written by apply, then edited through the API, shows as managed drift."""
+    documents = [service("payments"), policy("charge")]
+    apply(client, documents)
+    edited = {"service": "payments", "pipeline": [{"kind": "retry", "attempts": 5}]}
+    assert 200 == client.put("/api/v1/policies/charge", json=edited).status_code
+    body = plan(client, documents)
+    change = next(c for c in body["changes"] if c["kind"] == "Policy")
+    assert ("update", True, True) == (change["action"], change["managed"], change["drift"])

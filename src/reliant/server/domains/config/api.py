@@ -237,7 +237,7 @@ def get_policy(name: PolicyName, ctx: Viewer) -> PolicyOut:
 def put_policy(name: PolicyName, body: PolicySpec, ctx: Operator, response: Response) -> PolicyOut:
     """Create (201) or replace (200) a policy; it reaches ``spec.service``'s SDK."""
     try:
-        row, created, _ = use_cases.put_policy(ctx, name, body, managed_by="api")
+        row, created, _ = use_cases.put_policy(ctx, name, body, managed_by=None)
     except use_cases.InvalidError as exc:
         raise Problem(422, "Invalid Request", str(exc)) from None
     if created:

@@ -224,11 +224,19 @@ def list_policies(
 
 
 def put_policy(
-    ctx: Ctx, name: str, spec: PolicySpec, *, managed_by: str, must_exist: bool | None = None
+    ctx: Ctx,
+    name: str,
+    spec: PolicySpec,
+    *,
+    managed_by: str | None,
+    must_exist: bool | None = None,
 ) -> tuple[PolicyRow, bool, bool]:
     """Create or replace a policy.
 
     Args:
+        managed_by: ``"spec"`` when ``reliant apply`` writes; ``None`` for an API write,
+            which keeps what the policy had (so a hand edit of a spec-managed policy shows
+            as drift) and marks a new one ``"api"``.
         must_exist: ``True``: only replace; ``False``: only create; ``None``: either.
 
     Returns:
@@ -250,6 +258,8 @@ def put_policy(
         raise NotFoundError(f"no policy named {name!r}")
     if row is not None and must_exist is False:
         raise ConflictError(f"a policy named {name!r} exists")
+    if managed_by is None:
+        managed_by = "api" if row is None else row.managed_by
     if row is not None and row.spec == after and row.managed_by == managed_by:
         return row, False, False
     before = None if row is None else dict(row.spec)

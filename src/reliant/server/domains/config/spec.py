@@ -54,6 +54,11 @@ class PolicyHandler:
         rows = session.scalars(select(PolicyRow).order_by(PolicyRow.name))
         return {row.name: dict(row.spec) for row in rows}
 
+    def managed(self, session: Session) -> set[str]:
+        """The names of the policies that ``reliant apply`` wrote, for drift detection."""
+        query = select(PolicyRow.name).where(PolicyRow.managed_by == MANAGED_BY)
+        return set(session.scalars(query))
+
     def create(self, ctx: Ctx, name: str, spec: PolicySpec | Mapping[str, Any]) -> None:
         """Create a policy.
 
