@@ -15,9 +15,9 @@ a row in :data:`KINDS`.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 API_VERSION = "reliant.dev/v1"
 #: Names of services, policies and every other object: lowercase, digits, ``.-_``.
@@ -110,6 +110,181 @@ class PolicySpec(_Spec):
         return specs
 
 
+def _duration(value: str, what: str, *, minimum: float = 1.0) -> str:
+    from reliant._core.durations import parse_duration
+
+    seconds = parse_duration(value, option=what)
+    if seconds < minimum:
+        raise ValueError(f"{what} must be at least {minimum:g}s, got {value!r}")
+    return value
+
+
+Duration = Annotated[str, Field(pattern=r"^\d+(\.\d+)?(ms|s|m|h|d|w)(\d+(\.\d+)?(ms|s|m|h|d|w))*$")]
+
+
+Outcome = Literal["success", "failure", "rejected", "timeout"]
+
+
+def _success_only() -> list[Outcome]:
+    return ["success"]
+
+
+class RatioSLI(_Spec):
+    """Good/total calls of one operation, from the SDK's telemetry (``metered()`` names it).
+
+    Attributes:
+        operation: the operation's name in telemetry (the policy or pipeline name).
+        good: outcomes that count as good; every other outcome is bad.
+    """
+
+    operation: str = Field(min_length=1, max_length=200)
+    good: list[Outcome] = Field(default_factory=_success_only, min_length=1)
+
+
+class LatencySLI(_Spec):
+    """Calls of one operation faster than a threshold, from the telemetry's histograms.
+
+    Attributes:
+        threshold: calls at or under it are good; it must be one of the histogram's bounds
+            (``reliant.agent.protocol.LATENCY_BOUNDS``), so counts stay exact.
+        outcomes: outcomes whose calls count (default: successful ones only).
+    """
+
+    operation: str = Field(min_length=1, max_length=200)
+    threshold: Duration
+    outcomes: list[Outcome] = Field(default_factory=_success_only, min_length=1)
+
+    @field_validator("threshold")
+    @classmethod
+    def _on_a_bound(cls, value: str) -> str:
+        from reliant._core.durations import parse_duration
+        from reliant.agent.protocol import LATENCY_BOUNDS
+
+        seconds = parse_duration(value, option="threshold")
+        if not any(abs(seconds - b) < 1e-9 for b in LATENCY_BOUNDS):
+            bounds = ", ".join(f"{b * 1000:g}ms" for b in LATENCY_BOUNDS)
+            raise ValueError(f"threshold {value!r} is not a histogram bound; use one of {bounds}")
+        return value
+
+
+class PromQLSLI(_Spec):
+    """An SLI as a PromQL pair (Sloth's ``events``): bad events over all events.
+
+    Attributes:
+        error_query: bad events per second over ``{{.window}}``.
+        total_query: all events per second over ``{{.window}}``.
+    """
+
+    error_query: str = Field(min_length=1, max_length=4000)
+    total_query: str = Field(min_length=1, max_length=4000)
+
+    @field_validator("error_query", "total_query")
+    @classmethod
+    def _has_window(cls, value: str) -> str:
+        if "{{.window}}" not in value.replace(" ", ""):
+            raise ValueError("the query must contain {{.window}} (Sloth's window placeholder)")
+        return value
+
+
+class SLI(_Spec):
+    """Exactly one way to count good and bad events."""
+
+    ratio: RatioSLI | None = None
+    latency: LatencySLI | None = None
+    prometheus: PromQLSLI | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SLI:
+        given = [k for k in ("ratio", "latency", "prometheus") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"give exactly one of ratio, latency, prometheus (got {', '.join(given) or 'none'})"
+            )
+        return self
+
+
+class SLOWindow(_Spec):
+    """The compliance period: rolling (``rolling: 30d``) or calendar (``calendar: month``)."""
+
+    rolling: Duration | None = None
+    calendar: Literal["week", "month"] | None = None
+    timezone: str = "UTC"
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SLOWindow:
+        if (self.rolling is None) == (self.calendar is None):
+            raise ValueError("give either rolling (e.g. 30d) or calendar (week or month)")
+        if self.rolling is not None:
+            _duration(self.rolling, "rolling", minimum=3600.0)
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {self.timezone!r} (use an IANA name)") from None
+        return self
+
+
+class BurnAlert(_Spec):
+    """One multiwindow burn-rate condition: both windows burn faster than ``burn_rate``."""
+
+    severity: Literal["page", "ticket"]
+    long: Duration
+    short: Duration
+    burn_rate: float = Field(gt=0, allow_inf_nan=False)
+
+
+class SLOAlerting(_Spec):
+    """Burn-rate alerting of an SLO.
+
+    Attributes:
+        windows: the conditions; empty means the SRE workbook's four (14.4/6/3/1 on
+            1h/5m, 6h/30m, 1d/2h, 3d/6h for 30 days), scaled to the SLO's period.
+        min_events: the long window must hold at least this many events to alert
+            (a guard against paging on a handful of requests).
+        labels, annotations: added to both alerts; ``page_labels``/``ticket_labels`` to one.
+        enabled: ``false`` keeps the SLO and its budget but raises no alert.
+    """
+
+    enabled: bool = True
+    windows: list[BurnAlert] = Field(default_factory=list)
+    min_events: int = Field(default=10, ge=0)
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    page_labels: dict[str, str] = Field(default_factory=dict)
+    ticket_labels: dict[str, str] = Field(default_factory=dict)
+
+
+class TimeSlices(_Spec):
+    """Time-slice budgeting: a slice is good when its good ratio reaches ``target``."""
+
+    duration: Duration = "5m"
+    target: float = Field(default=0.99, gt=0, lt=1)
+
+
+class SLOSpec(_Spec):
+    """A service level objective.
+
+    Attributes:
+        service: the service it belongs to.
+        objective: the target, in percent (``99.9``).
+        sli: how good and bad events are counted.
+        window: the compliance period (default rolling 30 days).
+        budgeting: ``occurrences`` (exact good/total over the window) or ``timeslices``.
+        timeslices: the slice length and target when budgeting by time slices.
+    """
+
+    service: str = Field(pattern=NAME_PATTERN)
+    description: str = Field(default="", max_length=2000)
+    objective: float = Field(gt=0, lt=100, allow_inf_nan=False)
+    sli: SLI
+    window: SLOWindow = Field(default_factory=lambda: SLOWindow(rolling="30d"))
+    budgeting: Literal["occurrences", "timeslices"] = "occurrences"
+    timeslices: TimeSlices = Field(default_factory=TimeSlices)
+    alerting: SLOAlerting = Field(default_factory=SLOAlerting)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
 class Metadata(_Spec):
     """An object's identity."""
 
@@ -117,4 +292,4 @@ class Metadata(_Spec):
 
 
 #: Every kind ``reliant.yaml`` may declare, with the model of its ``spec``.
-KINDS: dict[str, type[_Spec]] = {"Service": ServiceSpec, "Policy": PolicySpec}
+KINDS: dict[str, type[_Spec]] = {"Service": ServiceSpec, "Policy": PolicySpec, "SLO": SLOSpec}

@@ -184,7 +184,7 @@ def test_invalid_documents_are_422_with_every_problem(client: TestClient) -> Non
     assert 422 == response.status_code
     assert [
         "documents[0]: Service web: spec.tier: should be less than or equal to 4, got 9",
-        "documents[1]: kind: unknown kind 'Nope' (known kinds: Service, Policy)",
+        "documents[1]: kind: unknown kind 'Nope' (known kinds: Service, Policy, SLO)",
         "documents[2]: Policy P!: metadata.name: should be a name of lowercase letters, "
         "digits, '.', '-' and '_', starting and ending alphanumeric, got 'P!'",
     ] == response.json()["errors"]
