@@ -142,6 +142,7 @@ def test_draining_fails_readiness(mode: str) -> None:
         ({"livez_path": "livez"}, "livez_path must be a path"),
         ({"livez_path": "/x", "readyz_path": "/x"}, "livez_path and readyz_path must differ"),
         ({"timeout": 0}, "timeout"),
+        ({"cache": -1}, "cache"),
         ({"breakers": [object()]}, "breaker must be"),
         ({"checks": {"x": 1}}, "check 'x' must be callable"),
     ],
@@ -150,3 +151,70 @@ def test_invalid_options_are_refused(options: dict[str, Any], message: str) -> N
     """Bad paths, timeouts, breakers or checks raise ValueError naming Health."""
     with pytest.raises(ValueError, match=f"Health: {message}"):
         Health(**options)
+
+
+def test_a_hung_check_runs_once_however_many_probes(mode: str, hang: threading.Event) -> None:
+    """40 probes of a hung check start it once: the first times out, the rest see it running."""
+    calls: list[int] = []
+
+    def slow() -> None:
+        calls.append(1)
+        hang.wait()
+
+    health = Health(timeout=0.05, checks={"slow": slow})
+    reasons = [_ready(health, mode)[1]["checks"]["slow"]["reason"] for _ in range(40)]
+    assert [1, ["timed out after 0.05s"] + ["still running after 0.05s"] * 39] == [
+        len(calls),
+        reasons,
+    ]
+
+
+def test_a_hung_check_that_ends_answers_the_next_probe(mode: str, hang: threading.Event) -> None:
+    """Once the hung run finishes, its outcome answers the next probe: ready again."""
+    health = Health(timeout=0.05, checks={"slow": hang.wait})
+    first = _ready(health, mode)[0]
+    hang.set()
+    assert health._runs["slow"].done.wait(10.0)
+    assert [503, 200] == [first, _ready(health, mode)[0]]
+
+
+def _counting(calls: list[int]) -> Any:
+    """An async check counting its runs (async: no thread racing a virtual-time loop)."""
+
+    async def check() -> None:
+        calls.append(1)
+
+    return check
+
+
+def test_outcomes_are_reused_within_the_cache_period(mode: str) -> None:
+    """Probes within `cache` seconds reuse the check's outcome; the check runs once."""
+    calls: list[int] = []
+    health = Health(checks={"db": _counting(calls)})
+    statuses = [_ready(health, mode)[0] for _ in range(5)]
+    assert [[200] * 5, 1] == [statuses, len(calls)]
+
+
+def test_the_check_runs_again_once_the_cache_period_passed(mode: str) -> None:
+    """After `cache` seconds on the Health's clock, the next probe runs the check again."""
+    calls: list[int] = []
+    clock = VirtualClock()
+    health = Health(cache=1.0, clock=clock, checks={"db": _counting(calls)})
+    _ready(health, mode)
+    clock.advance(0.9)
+    _ready(health, mode)
+    clock.advance(0.1)
+    _ready(health, mode)
+    assert 2 == len(calls)
+
+
+def test_breakers_and_draining_are_read_on_every_probe(mode: str) -> None:
+    """The cache covers checks only: a breaker forced open fails the very next probe."""
+    breaker = reliant.CircuitBreaker(name="db")
+    health = Health(breakers=[breaker], checks={"db": _counting([])})
+    first = _ready(health, mode)[0]
+    breaker.force_open()
+    second = _ready(health, mode)[0]
+    breaker.reset()
+    health.drain()
+    assert [200, 503, 503] == [first, second, _ready(health, mode)[0]]

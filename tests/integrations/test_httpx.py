@@ -6,7 +6,7 @@ import asyncio
 import email.utils
 import math
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -15,8 +15,10 @@ from servers_c import Reply, Script, refused_url, serve
 import reliant as r
 from reliant._core.deadline import deadline_scope
 from reliant.integrations.httpx import (
+    FAILURE_BODY_LIMIT,
     AsyncReliantTransport,
     ReliantTransport,
+    ResendRefused,
     ResponseFailure,
     parse_retry_after,
     retryable,
@@ -406,7 +408,214 @@ def test_retryable_predicate() -> None:
         httpx.ReadError("no request"),
         ValueError("other"),
         KeyboardInterrupt(),
+        ResendRefused(post),
+        httpx.ConnectError("refused, no request"),
     ]
-    assert [True, False, True, False, True, True, True, True, False] == [
+    assert [True, False, True, False, True, True, False, True, False, False, True] == [
         retryable(e) for e in cases
+    ]
+
+
+# -- a request that may not be resent goes out once; discarded responses are closed ---------
+
+
+class _Body(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A response body that records how much was read and whether it was closed."""
+
+    def __init__(self, chunks: list[bytes], error: Exception | None = None) -> None:
+        self.chunks = chunks
+        self.error = error
+        self.yielded = 0
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.chunks:
+            self.yielded += 1
+            yield chunk
+        if self.error is not None:
+            raise self.error
+
+    async def __aiter__(self) -> Any:
+        for chunk in self:
+            yield chunk
+
+    def close(self) -> None:
+        self.closed = True
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def mock_send(
+    mode: str,
+    clock: VirtualClock,
+    pipeline: r.Policy,
+    reply: Any,
+    *,
+    method: str = "POST",
+    headers: dict[str, str] | None = None,
+    delays: list[float] | None = None,
+) -> tuple[Outcome, list[_Body], int]:
+    """Send one request through a mock server; return the outcome, bodies and sends.
+
+    Each send waits its entry of ``delays`` (virtual seconds; the last repeats) before
+    answering ``reply()`` (a status and a body stream).
+    """
+    bodies: list[_Body] = []
+    sent: list[httpx.Request] = []
+    waits = delays or [0.0]
+
+    def answer() -> httpx.Response:
+        status, body = reply()
+        bodies.append(body)
+        return httpx.Response(status, stream=body)
+
+    def wait(request: httpx.Request) -> float:
+        sent.append(request)
+        return waits[min(len(sent) - 1, len(waits) - 1)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        clock.advance(wait(request))
+        return answer()
+
+    async def ahandler(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(wait(request))
+        return answer()
+
+    kwargs: dict[str, Any] = {"content": b"amount=100", "headers": headers or {}}
+    url = "http://pay.internal/charge"
+    outcome: Outcome
+    if mode == "sync":
+        transport = ReliantTransport(httpx.MockTransport(handler), default=pipeline)
+        with httpx.Client(transport=transport) as client:
+            try:
+                outcome = client.request(method, url, **kwargs)
+            except Exception as exc:
+                outcome = exc
+    else:
+
+        async def main() -> Outcome:
+            atransport = AsyncReliantTransport(httpx.MockTransport(ahandler), default=pipeline)
+            async with httpx.AsyncClient(transport=atransport) as client:
+                try:
+                    return await client.request(method, url, **kwargs)
+                except Exception as exc:
+                    return exc
+
+        outcome = clock.run(main())
+    return outcome, bodies, len(sent)
+
+
+def timeout_pipeline(clock: VirtualClock) -> r.Pipeline:
+    """Retry three times around a 100 ms timeout."""
+    return r.Pipeline(retry(clock, delay=0.01), r.Timeout(0.1, clock=clock))
+
+
+def ok() -> tuple[int, _Body]:
+    """A 200 with a small body."""
+    return 200, _Body([b"ok"])
+
+
+def test_post_is_not_resent_after_an_inner_timeout(mode: str) -> None:
+    """A timed-out POST may have reached the server: the retry refuses to send it again."""
+    clock = VirtualClock()
+    outcome, _, sends = mock_send(mode, clock, timeout_pipeline(clock), ok, delays=[0.3])
+    assert ["ResendRefused", 1] == [status(outcome), sends]
+
+
+def test_get_is_resent_after_an_inner_timeout(mode: str) -> None:
+    """An idempotent request times out three times and the last TimeoutExceeded is raised."""
+    clock = VirtualClock()
+    outcome, _, sends = mock_send(
+        mode, clock, timeout_pipeline(clock), ok, method="GET", delays=[0.3]
+    )
+    assert ["TimeoutExceeded", 3] == [status(outcome), sends]
+
+
+def test_post_whose_failure_body_breaks_is_not_resent(mode: str) -> None:
+    """An error reading a 503's body is the request's failure: a POST is not sent again."""
+
+    def broken() -> tuple[int, _Body]:
+        return 503, _Body([b"partial"], httpx.ReadError("connection reset"))
+
+    clock = VirtualClock()
+    outcome, _, sends = mock_send(mode, clock, retry(clock), broken)
+    assert isinstance(outcome, httpx.ReadError)
+    assert ["POST", 1] == [outcome.request.method, sends]
+
+
+def test_get_whose_failure_body_breaks_is_resent(mode: str) -> None:
+    """The same broken 503 body on a GET is retried until attempts run out."""
+
+    def broken() -> tuple[int, _Body]:
+        return 503, _Body([b"partial"], httpx.ReadError("connection reset"))
+
+    clock = VirtualClock()
+    outcome, _, sends = mock_send(mode, clock, retry(clock), broken, method="GET")
+    assert ["ReadError", 3] == [status(outcome), sends]
+
+
+def test_hedge_sends_a_post_once() -> None:
+    """A hedge of a POST refuses its extra attempts: one send, the primary's answer."""
+    clock = VirtualClock()
+    hedge = r.Hedge(delay=0.05, max_hedges=2, clock=clock)
+    outcome, _, sends = mock_send("async", clock, hedge, ok, delays=[0.2])
+    assert [200, 1] == [status(outcome), sends]
+
+
+def test_hedge_of_a_failing_post_returns_the_primary_response() -> None:
+    """When the only send of a hedged POST fails, its 503 comes back, sent once."""
+    clock = VirtualClock()
+    hedge = r.Hedge(delay=0.05, max_hedges=2, clock=clock)
+    outcome, _, sends = mock_send(
+        "async", clock, hedge, lambda: (503, _Body([b"down"])), delays=[0.2]
+    )
+    assert [503, b"down", 1] == [status(outcome), cast(httpx.Response, outcome).content, sends]
+
+
+def test_hedge_with_idempotency_key_still_hedges() -> None:
+    """A keyed POST may be resent, so the hedges go out."""
+    clock = VirtualClock()
+    hedge = r.Hedge(delay=0.05, max_hedges=2, clock=clock)
+    outcome, _, sends = mock_send(
+        "async", clock, hedge, ok, headers={"Idempotency-Key": "k1"}, delays=[0.2]
+    )
+    assert [200, 3] == [status(outcome), sends]
+
+
+def test_late_responses_are_closed() -> None:
+    """Responses arriving after a sync Timeout gave up on them are closed, not leaked."""
+    clock = VirtualClock()
+    outcome, bodies, _ = mock_send(
+        "sync", clock, timeout_pipeline(clock), ok, method="GET", delays=[0.3, 0.3, 0.0]
+    )
+    assert [200, [True, True, True]] == [status(outcome), [b.closed for b in bodies]]
+
+
+def test_hedge_losers_responses_are_closed() -> None:
+    """Parallel hedges finishing together: the winner is returned, the others closed."""
+    clock = VirtualClock()
+    hedge = r.Hedge(delay=0.0, max_hedges=2, clock=clock)
+    outcome, bodies, _ = mock_send("async", clock, hedge, ok, method="GET", delays=[0.1])
+    assert [200, b"ok", [True, True, True]] == [
+        status(outcome),
+        cast(httpx.Response, outcome).content,
+        [b.closed for b in bodies],
+    ]
+
+
+def test_failure_body_read_is_capped(mode: str) -> None:
+    """Only FAILURE_BODY_LIMIT bytes of a huge 503 body are read; the caller gets them."""
+
+    def huge() -> tuple[int, _Body]:
+        return 503, _Body([b"x" * 1024] * 1024)
+
+    clock = VirtualClock()
+    outcome, bodies, _ = mock_send(mode, clock, r.Pipeline(), huge, method="GET")
+    content = cast(httpx.Response, outcome).content
+    assert [503, FAILURE_BODY_LIMIT, FAILURE_BODY_LIMIT // 1024, True] == [
+        status(outcome),
+        len(content),
+        bodies[0].yielded,
+        bodies[0].closed,
     ]

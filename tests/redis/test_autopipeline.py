@@ -114,7 +114,10 @@ def test_batches_are_bounded_and_keep_order(server: RedisServer, client: Redis) 
 
 def test_autopipeline_off_sends_one_call_per_decision(server: RedisServer, client: Redis) -> None:
     """autopipeline=False decides each call in its own EVALSHA, never as a batch."""
-    backend = RedisBackend.from_url(server.url, read_timeout=2.0, autopipeline=False)
+    # Five connections open at once: a 50 ms connect timeout can lose to a GC pause.
+    backend = RedisBackend.from_url(
+        server.url, connect_timeout=2.0, read_timeout=2.0, autopipeline=False
+    )
     sizes = _counting(backend)
     decisions = _gather(backend, [lambda: backend.agcra("k", MINUTE_US, 2 * MINUTE_US, 1)] * 5)
     assert 2 == sum(d.allowed for d in decisions)  # order across connections is not kept
@@ -169,6 +172,27 @@ def test_an_unexpected_error_in_a_batch_gives_the_fail_mode(
     backend.adecide_many = broken  # type: ignore[method-assign]
     decisions = _gather(backend, [lambda: backend.agcra("k", MINUTE_US, 2 * MINUTE_US, 1)] * 3)
     assert [OPEN] * 3 == decisions
+    assert ["reliant.redis: pipelined batch failed"] == [
+        r.getMessage() for r in caplog.records if r.name == "reliant.redis"
+    ]
+
+
+def test_failing_batches_log_one_traceback_per_interval(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Batch after failing batch on one loop: the fail mode each time, one log line."""
+    caplog.set_level(logging.WARNING, logger="reliant.redis")
+    backend = RedisBackend.from_url("redis://127.0.0.1:1/0", fail_mode="open")
+
+    async def broken(algorithm: Any, requests: Sequence[Any]) -> list[Decision]:
+        raise RuntimeError("boom")
+
+    backend.adecide_many = broken  # type: ignore[method-assign]
+
+    async def main() -> list[Decision]:
+        return [await backend.agcra("k", MINUTE_US, 2 * MINUTE_US, 1) for _ in range(5)]
+
+    assert [OPEN] * 5 == VirtualClock().run(main())
     assert ["reliant.redis: pipelined batch failed"] == [
         r.getMessage() for r in caplog.records if r.name == "reliant.redis"
     ]

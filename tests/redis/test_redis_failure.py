@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import warnings
 from collections.abc import Coroutine
 from typing import Any
 
 import pytest
+from redis.client import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis_engine import RedisServer, free_port
 
 from reliant.redis import RedisBackend
+from reliant.redis.backend import UNEXPECTED_LOG_INTERVAL
 from reliant.resilience.breaker_state import CircuitState
 from reliant.resilience.ratelimit import Decision
 from reliant.testing import VirtualClock
@@ -104,3 +109,198 @@ def test_fail_closed_denies_with_the_breaker_wait(mode: str) -> None:
         decide(backend, mode)
     clock.advance(0.5)
     assert Decision(False, 0, 1.5, 1.5) == decide(backend, mode)
+
+
+# -- interrupted calls, unexpected errors, event loops, URLs -------------------------------
+
+
+class Interrupted(BaseException):
+    """Something that is not an Exception stopped the call (as KeyboardInterrupt would)."""
+
+
+#: What the fakes answer in "ok" mode: allowed, 5 left.
+FROM_REDIS = Decision(True, 5, 0.0, 0.0)
+
+
+class FakeRedis:
+    """A sync client: fails, raises ``error``, or answers [1, 5, 0, 0]."""
+
+    def __init__(self) -> None:
+        self.mode = "fail"
+        self.error: BaseException = RuntimeError("Event loop is closed")
+
+    def execute_command(self, *args: Any) -> list[int]:
+        if self.mode == "fail":
+            raise RedisConnectionError("down")
+        if self.mode == "raise":
+            raise self.error
+        return [1, 5, 0, 0]
+
+    def script_load(self, script: str) -> None:
+        """Nothing to load."""
+
+    def pipeline(self, transaction: bool = False) -> FakePipeline:
+        return FakePipeline(self)
+
+
+class FakePipeline:
+    """A pipeline of a fake client: runs the queued commands one by one."""
+
+    def __init__(self, owner: Any) -> None:
+        self.owner = owner
+        self.queued: list[tuple[Any, ...]] = []
+
+    def execute_command(self, *args: Any) -> None:
+        self.queued.append(args)
+
+    def execute(self, raise_on_error: bool = False) -> list[Any]:
+        return [self.owner.execute_command(*args) for args in self.queued]
+
+
+class FakeAsyncRedis:
+    """An asyncio client: fails, raises ``error``, hangs until cancelled, or answers."""
+
+    def __init__(self) -> None:
+        self.mode = "fail"
+        self.error: BaseException = RuntimeError("Event loop is closed")
+        self.started: asyncio.Event | None = None
+
+    async def execute_command(self, *args: Any) -> list[int]:
+        if self.started is not None:
+            self.started.set()
+        if self.mode == "fail":
+            raise RedisConnectionError("down")
+        if self.mode == "raise":
+            raise self.error
+        if self.mode == "hang":
+            await asyncio.Event().wait()
+        return [1, 5, 0, 0]
+
+    async def script_load(self, script: str) -> None:
+        """Nothing to load."""
+
+    def pipeline(self, transaction: bool = False) -> FakeAsyncPipeline:
+        return FakeAsyncPipeline(self)
+
+
+class FakeAsyncPipeline(FakePipeline):
+    """The asyncio pipeline of a fake client."""
+
+    async def execute(self, raise_on_error: bool = False) -> list[Any]:  # type: ignore[override]
+        return [await self.owner.execute_command(*args) for args in self.queued]
+
+
+def fake_backend(mode: str, clock: VirtualClock) -> tuple[RedisBackend, Any]:
+    """A fail-closed backend over a fake client (sync or asyncio), and that client."""
+    if mode == "sync":
+        fake: Any = FakeRedis()
+        return RedisBackend(fake, fail_mode="closed", clock=clock), fake
+    fake = FakeAsyncRedis()
+    backend = RedisBackend(aclient=fake, autopipeline=False, fail_mode="closed", clock=clock)
+    return backend, fake
+
+
+def call(backend: RedisBackend, mode: str, batch: bool) -> list[Decision]:
+    """One decision (or a batch of one) through the sync or the asyncio method."""
+    if mode == "sync":
+        return backend.gcra_many([REQUEST]) if batch else [backend.gcra(*REQUEST)]
+
+    async def main() -> list[Decision]:
+        return await backend.agcra_many([REQUEST]) if batch else [await backend.agcra(*REQUEST)]
+
+    return asyncio.run(main())
+
+
+def interrupt_trial(backend: RedisBackend, fake: Any, mode: str, batch: bool) -> None:
+    """Start the breaker's trial call and stop it midway: Interrupted, or cancelled."""
+    if mode == "sync":
+        fake.mode, fake.error = "raise", Interrupted()
+        with pytest.raises(Interrupted):
+            call(backend, mode, batch)
+        return
+    fake.mode = "hang"
+
+    async def main() -> None:
+        fake.started = asyncio.Event()
+        work = backend.agcra_many([REQUEST]) if batch else backend.agcra(*REQUEST)
+        task = asyncio.ensure_future(work)
+        await fake.started.wait()  # the trial reached Redis
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["single", "batch"])
+def test_an_interrupted_trial_call_does_not_keep_the_breaker_half_open(
+    mode: str, batch: bool
+) -> None:
+    """A trial call cancelled while Redis recovers frees its permit: Redis is used again."""
+    clock = VirtualClock()
+    backend, fake = fake_backend(mode, clock)
+    for _ in range(3):
+        call(backend, mode, batch)
+    assert CircuitState.OPEN == backend.breaker.state
+    clock.advance(1.5)  # past retry_interval: the next call is the trial
+    interrupt_trial(backend, fake, mode, batch)
+    fake.mode = "ok"
+    assert [[FROM_REDIS], CircuitState.CLOSED, True] == [
+        call(backend, mode, batch),
+        backend.breaker.state,
+        backend.healthy,
+    ]
+
+
+def test_an_unexpected_client_error_is_a_redis_failure(
+    mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A RuntimeError from the client gives the fail mode, opens the breaker, logs rarely."""
+    caplog.set_level(logging.WARNING, logger="reliant.redis")
+    clock = VirtualClock()
+    backend, fake = fake_backend(mode, clock)
+    fake.mode = "raise"
+    during = [call(backend, mode, batch) for batch in (False, True, False, True)]
+    assert [[False]] * 4 == [[d.allowed for d in ds] for ds in during]
+    assert CircuitState.OPEN == backend.breaker.state
+    clock.advance(UNEXPECTED_LOG_INTERVAL)  # the breaker's trial fails the same way
+    assert [False] == [d.allowed for d in call(backend, mode, False)]
+    unexpected = [r for r in caplog.records if "unexpected error" in r.getMessage()]
+    assert [2, RuntimeError] == [len(unexpected), type(unexpected[0].exc_info[1])]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("autopipeline", [False, True])
+def test_a_backend_reused_across_event_loops_keeps_using_redis(
+    server: RedisServer, client: Redis, autopipeline: bool
+) -> None:
+    """Successive asyncio.run calls get a client of their own loop: both decide in Redis."""
+    backend = RedisBackend.from_url(
+        server.url,
+        fail_mode="closed",
+        autopipeline=autopipeline,
+        connect_timeout=2.0,  # not the subject here: a GC pause must not fail it
+        read_timeout=2.0,
+    )
+
+    async def one(close: bool) -> Decision:
+        decision = await backend.agcra(*REQUEST)
+        if close:
+            await backend.aclose()
+        return decision
+
+    with warnings.catch_warnings():
+        # The first loop's connections end unclosed with their loop (no aclose there).
+        warnings.simplefilter("ignore", ResourceWarning)
+        decisions = [asyncio.run(one(False)), asyncio.run(one(True))]
+        gc.collect()
+    assert [[True, 1], [True, 0], True] == [
+        *([d.allowed, d.remaining] for d in decisions),
+        backend.healthy,
+    ]
+
+
+@pytest.mark.parametrize("url", ["redis//127.0.0.1:6379", "redis://h:port/0", "http://h/", 42])
+def test_a_bad_url_is_refused_at_construction(url: Any) -> None:
+    """A URL redis-py cannot parse is a ValueError naming the option, before any call."""
+    with pytest.raises(ValueError, match="RedisBackend: url must"):
+        RedisBackend.from_url(url)

@@ -13,7 +13,7 @@ from redis_engine import RedisServer
 
 from reliant.exceptions import CircuitOpenError
 from reliant.redis import SharedBreakerState
-from reliant.resilience.circuit_breaker import CircuitBreaker
+from reliant.resilience.circuit_breaker import CircuitBreaker, CircuitState
 from reliant.resilience.windows import CountWindow
 from reliant.testing import VirtualClock
 
@@ -131,6 +131,33 @@ def test_a_second_trip_after_half_open_reopens_the_others(
     assert "open" == b.state.value
 
 
+def test_a_stale_local_verdict_does_not_overwrite_a_newer_remote_open(
+    server: RedisServer, client: Redis
+) -> None:
+    """A's CLOSED verdict, published after a sync applied B's newer OPEN, is not written."""
+    clock = VirtualClock()
+    a, b = breaker(server.url, clock), breaker(server.url, clock)
+    trip(a, clock, "sync")
+    clock.advance(INTERVAL)
+    assert "open" == b.state.value
+    clock.advance(OPEN_FOR + INTERVAL)
+    assert a.try_acquire() is True  # A's half-open trial starts
+    assert "failed" == run(b, clock, "sync", fail=True)  # B's own trial fails: OPEN again
+    assert b"open" == client.hget("reliant:cb:svc", "state")
+    # The interleaving: A's trial succeeds, but its listener waits on the lock while a
+    # sync applies B's OPEN; only then does the listener get to publish CLOSED.
+    shared, core = a._shared, a._core
+    assert shared is not None
+    core.listener = None
+    a.on_success(0.0)
+    core.listener = shared._published
+    assert "closed" == core.state.value
+    shared.sync(clock.now())
+    assert "open" == core.state.value
+    shared._published(CircuitState.CLOSED, clock.now())
+    assert [b"open", "open"] == [client.hget("reliant:cb:svc", "state"), a.state.value]
+
+
 def test_redis_killed_both_keep_deciding_locally_then_resync(
     own_server: RedisServer, mode: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -216,3 +243,9 @@ def test_two_processes_one_trips_the_other_sees_open(server: RedisServer, client
                 p.kill()
     assert 0.0 <= delay <= INTERVAL + 0.25
     assert [0, 0] == [p.exitcode for p in procs]
+
+
+def test_a_bad_url_is_refused_at_construction() -> None:
+    """A URL redis-py cannot parse is a ValueError at construction, not at the first call."""
+    with pytest.raises(ValueError, match="SharedBreakerState: url must"):
+        SharedBreakerState(url="redis//127.0.0.1:6379")

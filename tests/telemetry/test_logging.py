@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
@@ -139,3 +140,46 @@ def test_invalid_levels_are_refused(options: dict[str, object], message: str) ->
     """A level that is not a non-negative integer raises ValueError naming it."""
     with pytest.raises(ValueError, match=message):
         instrument(**options)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def otel_record_factory() -> Iterator[None]:
+    """A record factory setting the trace fields first, as LoggingInstrumentor's does."""
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        record.otelTraceID = "from-factory"
+        record.otelSpanID = "from-factory"
+        record.otelTraceSampled = False
+        return record
+
+    logging.setLogRecordFactory(factory)
+    yield
+    logging.setLogRecordFactory(previous)
+
+
+@pytest.mark.usefixtures("otel_record_factory")
+def test_trace_ids_already_on_the_record_are_kept(caplog: pytest.LogCaptureFixture) -> None:
+    """With a record factory that set the ids, records are still logged, its ids kept."""
+    tracer = TracerProvider().get_tracer("test")
+    with (
+        caplog.at_level(logging.DEBUG),
+        instrument("app.reliability"),
+        tracer.start_as_current_span("request"),
+    ):
+        BUS.emit("fallback.used", "cache", 0.0, {"exception": KeyError("x")})
+    [record] = records(caplog, "fallback.used")
+    assert ["from-factory", "from-factory", False] == [
+        record.otelTraceID,  # type: ignore[attr-defined]
+        record.otelSpanID,  # type: ignore[attr-defined]
+        record.otelTraceSampled,  # type: ignore[attr-defined]
+    ]
+
+
+def test_close_removes_the_trace_filter() -> None:
+    """close() leaves the logger's filters as they were."""
+    logger = logging.getLogger("app.reliability.filters")
+    before = list(logger.filters)
+    instrument(logger).close()
+    assert before == logger.filters

@@ -24,7 +24,7 @@ from reliant._core import validate
 from reliant._core.clock import Clock
 from reliant._core.deadline import remaining
 from reliant._core.policy import Policy
-from reliant.exceptions import TimeoutExceeded
+from reliant.exceptions import ReliantError, TimeoutExceeded
 from reliant.resilience.registry import Spec, build_pipeline
 
 if TYPE_CHECKING:
@@ -40,6 +40,9 @@ DEFAULT_DEADLINE_HEADER = "Request-Timeout"
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 #: A request carrying this header may be sent again whatever its method.
 IDEMPOTENCY_KEY = "Idempotency-Key"
+#: At most this many bytes of a failure response's (5xx/429) body are read; the rest is
+#: dropped with its connection, so a huge error page cannot hold memory or the pipeline.
+FAILURE_BODY_LIMIT = 64 * 1024
 
 #: The request extension where the transport records whether a request may be resent.
 _RETRYABLE = "reliant.retryable"
@@ -50,6 +53,25 @@ _DELTA_SECONDS = re.compile(r"[0-9]{1,32}(?:\.[0-9]{1,9})?")
 
 PipelineSpec = Policy | Sequence[Spec | Policy]
 Router = Callable[[httpx.Request], Policy | None]
+
+
+class ResendRefused(ReliantError):
+    """A request that may not be resent was already sent: the transport refused to send it again.
+
+    Raised inside the pipeline when an attempt (a retry after a timeout, a hedge) would
+    send a non-idempotent request a second time while the first may have reached the
+    server; :func:`retryable` is ``False`` for it, so a ``Retry`` gives up at once.
+
+    Attributes:
+        request: the request that was not sent again.
+    """
+
+    def __init__(self, request: httpx.Request) -> None:
+        super().__init__(
+            f"{request.method} {request.url} may already have been sent and is not safe to "
+            "send again: not resent (add an Idempotency-Key header to allow it)"
+        )
+        self.request = request
 
 
 class ResponseFailure(Exception):
@@ -100,15 +122,19 @@ def retryable(exc: BaseException) -> bool:
 
     A :class:`ResponseFailure` is retried when its request may be resent; a transport
     error when nothing was sent (connect and pool errors) or the request may be resent;
-    any other ``Exception`` is retried, as by ``Retry``'s default.
+    a transport error that names no request is not (nothing says resending is safe);
+    :class:`ResendRefused` never; any other ``Exception`` is retried, as by ``Retry``'s
+    default.
     """
     if isinstance(exc, ResponseFailure):
         return exc.retryable
+    if isinstance(exc, ResendRefused):
+        return False
     if isinstance(exc, httpx.TransportError) and not isinstance(exc, _NOT_SENT):
         try:
             request = exc.request
-        except RuntimeError:  # raised outside any request: nothing to protect
-            return True
+        except RuntimeError:  # no request to judge by: do not risk a duplicate
+            return False
         flag = request.extensions.get(_RETRYABLE)
         return flag if isinstance(flag, bool) else request_retryable(request)
     return isinstance(exc, Exception)
@@ -282,17 +308,28 @@ class Core:
         return Call(request, resend)
 
     def before_attempt(self, call: Call) -> None:
-        """Refuse to resend what may not be resent; apply the current deadline.
+        """Refuse to resend what may not be resent; apply the current deadline; count the send.
+
+        A request that may not be resent goes out at most once: once an attempt may have
+        reached the server (``call.sent``), later attempts — a retry after a timeout, a
+        hedge — are refused. Only a connect or pool error proves an attempt sent nothing
+        (the transport then takes it back off ``call.sent``).
 
         Raises:
             the previous failure when the request must not be sent again (a Retry
             without the :func:`retryable` predicate then gives up at once);
+            ResendRefused when it must not be sent again and no failure was recorded
+            (the attempt timed out, was cancelled, or is still in flight);
             TimeoutExceeded when the deadline has passed.
         """
-        if call.failure is not None and not retryable(call.failure):
-            raise call.failure
+        if call.sent and not call.resend:
+            failure = call.failure
+            if failure is not None and not isinstance(failure, _NOT_SENT):
+                raise failure
+            raise ResendRefused(call.request)
         left = remaining()
         if left is None:
+            call.sent += 1
             return
         if left <= 0:
             raise TimeoutExceeded("the deadline passed before the request was sent")
@@ -304,6 +341,13 @@ class Core:
         header = self.options.deadline_header
         if header is not None:
             request.headers[header] = f"{max(left, 0.001):.3f}"  # never "0.000"
+        call.sent += 1
+
+    def not_sent(self, call: Call, exc: BaseException) -> None:
+        """Record a failed send; a connect or pool error takes the send back off the count."""
+        if isinstance(exc, _NOT_SENT):
+            call.sent -= 1
+        call.failure = exc
 
     def classify(self, call: Call, response: httpx.Response) -> ResponseFailure | None:
         """Return the failure a response stands for, or ``None`` for a success."""
@@ -319,12 +363,25 @@ class Core:
 
 
 class Call:
-    """One request on its way through a pipeline (allocated per request)."""
+    """One request on its way through a pipeline (allocated per request).
 
-    __slots__ = ("failure", "request", "resend", "timeout")
+    Attributes:
+        request: the request.
+        resend: whether it may be sent more than once.
+        timeout: the request's own timeouts, before any deadline capped them.
+        failure: the last failure an attempt recorded.
+        sent: attempts that may have reached the server (sent, or in flight).
+        responses: every response an attempt received, to close those not returned.
+        done: the transport has returned: a late attempt closes its own response.
+    """
+
+    __slots__ = ("done", "failure", "request", "resend", "responses", "sent", "timeout")
 
     def __init__(self, request: httpx.Request, resend: bool) -> None:
         self.request = request
         self.resend = resend
         self.timeout: dict[str, float | None] = dict(request.extensions.get("timeout", {}))
         self.failure: BaseException | None = None
+        self.sent = 0
+        self.responses: list[httpx.Response] = []
+        self.done = False

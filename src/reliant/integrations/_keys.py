@@ -11,7 +11,6 @@ import contextlib
 import hashlib
 import ipaddress
 import math
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -32,6 +31,8 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOGGER_NAME = "reliant.integrations"
 #: Seconds between two log lines for the same kind of bad input.
 REPORT_INTERVAL = 10.0
+#: Most reasons whose last report time is kept; past it the throttle starts afresh.
+MAX_REPORT_REASONS = 256
 #: Longest forwarding header read; longer ones are ignored.
 MAX_FORWARDED_LENGTH = 2048
 #: Longest deadline header read; longer ones are ignored.
@@ -80,31 +81,44 @@ class BadInput:
 
     Each reason is logged at most once per ``interval`` seconds (with the count of the
     ones suppressed meanwhile), so that a client sending hostile headers cannot flood
-    the logs. ``logging`` is imported on the first report.
+    the logs. Reasons are constants; what varies per request (the peer) is ``source``,
+    shown in the line but not part of the throttle, so that many peers cannot flood the
+    log or grow the throttle's memory (which is bounded anyway: past
+    ``MAX_REPORT_REASONS`` reasons it starts afresh). ``logging`` is imported on the
+    first report.
+
+    Args:
+        interval: seconds between two lines for one reason.
+        clock: the time source (monotonic by default).
     """
 
-    __slots__ = ("_interval", "_last", "_suppressed")
+    __slots__ = ("_interval", "_last", "_now", "_suppressed")
 
-    def __init__(self, interval: float = REPORT_INTERVAL) -> None:
+    def __init__(self, interval: float = REPORT_INTERVAL, clock: Clock | None = None) -> None:
         self._interval = interval
+        self._now = (MONOTONIC if clock is None else clock).now
         self._last: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
 
-    def __call__(self, reason: str, value: object) -> None:
-        """Log that ``value`` was ignored because of ``reason``."""
-        now = time.monotonic()
+    def __call__(self, reason: str, value: object, source: str = "") -> None:
+        """Log that ``value`` was ignored because of ``reason`` (sent by ``source``)."""
+        now = self._now()
         last = self._last.get(reason)
         if last is not None and now - last < self._interval:
             self._suppressed[reason] = self._suppressed.get(reason, 0) + 1
             return
+        if len(self._last) >= MAX_REPORT_REASONS:
+            self._last.clear()
+            self._suppressed.clear()
         self._last[reason] = now
         suppressed = self._suppressed.pop(reason, 0)
         import logging
 
         shown = repr(value) if len(repr(value)) <= 120 else repr(value)[:117] + "..."
         logging.getLogger(LOGGER_NAME).warning(
-            "reliant: ignored %s: %s%s",
+            "reliant: ignored %s%s: %s%s",
             reason,
+            f" {source}" if source else "",
             shown,
             f" ({suppressed} more since the last report)" if suppressed else "",
         )
@@ -181,7 +195,7 @@ class ClientAddress:
             return peer
         peer_address = _address(peer)
         if peer_address is None or not self._networks or not self._trusted(peer_address):
-            self._report(f"{self._header} header from untrusted peer {peer}", value)
+            self._report(f"{self._header} header from untrusted peer", value, peer)
             return peer
         if len(value) > MAX_FORWARDED_LENGTH:
             self._report(f"{self._header} header longer than {MAX_FORWARDED_LENGTH}", value)
@@ -358,7 +372,7 @@ class Inbound:
         self.options = o = options
         owner = o.owner
         self.clock: Clock = MONOTONIC if clock is None else clock
-        self.report = BadInput()
+        self.report = BadInput(clock=self.clock)
         networks = parse_networks(owner, o.trusted_proxies)
         self._client = ClientAddress(networks, o.forwarded_header, self.report)
         self._key = key_function(owner, o.key)

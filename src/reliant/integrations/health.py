@@ -5,6 +5,11 @@ registered circuit breaker lets calls through and every dependency check passes,
 503 otherwise; a check fails when it raises, returns ``False`` or runs past its
 timeout. Both answer JSON: ``{"status": "ok" | "fail", "checks": {name: {...}}}``.
 
+Each check runs at most once at a time (a probe arriving while it runs waits for that
+run instead of starting another, so a hung check holds one thread, not one per probe)
+and its outcome is reused for ``cache`` seconds; breakers and draining are read afresh
+on every probe.
+
 Both middlewares mount a :class:`Health` (``health=``); the probes need no token and
 pass neither the rate limiter nor load shedding.
 """
@@ -15,11 +20,11 @@ import contextlib
 import inspect
 import json
 import threading
-import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from reliant._core import validate
+from reliant._core.clock import MONOTONIC, Clock
 
 if TYPE_CHECKING:
     from reliant.resilience.circuit_breaker import CircuitBreaker
@@ -28,6 +33,8 @@ DEFAULT_LIVEZ_PATH = "/livez"
 DEFAULT_READYZ_PATH = "/readyz"
 #: Seconds a dependency check may run before it counts as failed.
 DEFAULT_CHECK_TIMEOUT = 1.0
+#: Seconds a check's outcome is reused by later probes before the check runs again.
+DEFAULT_CHECK_CACHE = 1.0
 #: Breaker states (``CircuitState`` values) in which the service is not ready.
 NOT_READY_STATES = frozenset({"open", "forced_open"})
 
@@ -35,6 +42,23 @@ NOT_READY_STATES = frozenset({"open", "forced_open"})
 Check = Callable[[], Any] | Callable[[], Awaitable[Any]]
 #: One check's outcome: passed, and why not.
 _Result = tuple[bool, str]
+
+
+class _Run:
+    """One run of one check, which every probe arriving meanwhile shares."""
+
+    __slots__ = ("abandoned", "done", "finished", "outcome", "started", "waiters")
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.finished = 0.0
+        #: ``None`` once done: the check timed out (async checks are cancelled).
+        self.outcome: _Result | None = None
+        self.done = threading.Event()
+        #: A probe gave up waiting: later probes report it still running, at once.
+        self.abandoned = False
+        #: Called once the run is done (async probes waiting on a thread's run).
+        self.waiters: list[Callable[[], None]] = []
 
 
 def _body(results: dict[str, dict[str, str]]) -> tuple[int, bytes]:
@@ -70,14 +94,28 @@ class Health:
         livez_path: the liveness path (default ``/livez``).
         readyz_path: the readiness path (default ``/readyz``).
         timeout: seconds each dependency check may take (default 1.0), real time.
+        cache: seconds a check's outcome is reused before the check runs again
+            (default 1.0; 0 runs the checks on every probe that finds them idle).
         breakers: circuit breakers whose OPEN or FORCED_OPEN state fails readiness.
         checks: named dependency checks, sync or async callables.
+        clock: the time source of ``cache`` and of the check timeouts (monotonic).
 
     Raises:
         ValueError: on an invalid option.
     """
 
-    __slots__ = ("_breakers", "_checks", "draining", "livez_path", "readyz_path", "timeout")
+    __slots__ = (
+        "_breakers",
+        "_checks",
+        "_lock",
+        "_now",
+        "_runs",
+        "cache",
+        "draining",
+        "livez_path",
+        "readyz_path",
+        "timeout",
+    )
 
     def __init__(
         self,
@@ -85,8 +123,10 @@ class Health:
         livez_path: str = DEFAULT_LIVEZ_PATH,
         readyz_path: str = DEFAULT_READYZ_PATH,
         timeout: float = DEFAULT_CHECK_TIMEOUT,
+        cache: float = DEFAULT_CHECK_CACHE,
         breakers: tuple[CircuitBreaker, ...] | list[CircuitBreaker] = (),
         checks: dict[str, Check] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         for option, path in (("livez_path", livez_path), ("readyz_path", readyz_path)):
             if not isinstance(path, str) or not path.startswith("/"):
@@ -96,6 +136,10 @@ class Health:
         self.livez_path = livez_path
         self.readyz_path = readyz_path
         self.timeout = validate.positive("Health", "timeout", timeout)
+        self.cache = validate.non_negative("Health", "cache", cache)
+        self._now = (MONOTONIC if clock is None else clock).now
+        self._lock = threading.Lock()
+        self._runs: dict[str, _Run] = {}
         self._breakers: dict[str, CircuitBreaker] = {}
         self._checks: dict[str, tuple[Check, bool]] = {}
         #: Set by :meth:`drain`: readiness fails so that traffic moves away before exit.
@@ -123,6 +167,8 @@ class Health:
         if not callable(check):
             raise ValueError(f"Health: check {name!r} must be callable, got {check!r}")
         self._checks[name] = (check, inspect.iscoroutinefunction(check))
+        with self._lock:
+            self._runs.pop(name, None)  # a replaced check's outcome is not reused
 
     def drain(self) -> None:
         """Fail readiness from now on (call on SIGTERM, before the server stops)."""
@@ -144,73 +190,125 @@ class Health:
             results[name] = {"status": status, "state": state}
         return results
 
-    def _result(self, outcome: _Result | None) -> dict[str, str]:
-        if outcome is None:
+    # -- running the checks: one run at a time per check, reused for `cache` seconds --
+
+    def _claim(self, name: str, now: float) -> tuple[_Run, bool]:
+        """Return the run answering check ``name`` now, and whether the caller starts it."""
+        with self._lock:
+            run = self._runs.get(name)
+            if run is not None and (not run.done.is_set() or now - run.finished < self.cache):
+                return run, False
+            run = self._runs[name] = _Run(now)
+            return run, True
+
+    def _finish(self, run: _Run, outcome: _Result | None) -> None:
+        with self._lock:
+            run.outcome = outcome
+            run.finished = self._now()
+            run.done.set()
+            waiters, run.waiters = run.waiters, []
+        for wake in waiters:
+            wake()
+
+    def _start_thread(self, run: _Run, check: Check) -> None:
+        def target() -> None:
+            outcome: _Result = (False, "interrupted")
+            try:
+                outcome = _run_sync(check)
+            finally:
+                self._finish(run, outcome)
+
+        threading.Thread(target=target, daemon=True).start()
+
+    def _left(self, run: _Run) -> float:
+        return max(0.0, run.started + self.timeout - self._now())
+
+    def _result(self, run: _Run) -> dict[str, str]:
+        """The answer for a run after the probe waited what it could."""
+        if not run.done.is_set():
+            if run.abandoned:
+                return {"status": "fail", "reason": f"still running after {self.timeout:g}s"}
+            run.abandoned = True
             return {"status": "fail", "reason": f"timed out after {self.timeout:g}s"}
-        ok, reason = outcome
+        if run.outcome is None:
+            return {"status": "fail", "reason": f"timed out after {self.timeout:g}s"}
+        ok, reason = run.outcome
         return {"status": "ok"} if ok else {"status": "fail", "reason": reason}
 
     def readyz(self) -> tuple[int, bytes]:
-        """The readiness answer, running every check on its own daemon thread.
+        """The readiness answer; each check due to run runs on a daemon thread.
 
-        A check that hangs is abandoned at its timeout (its thread runs on).
+        A check still running when this probe arrives is waited for (up to its
+        timeout), not started again; one past its timeout fails readiness at once
+        ("still running") while its thread runs on.
         """
-        results = self._breaker_results()
-        outcomes: dict[str, _Result] = {}
-
-        def run(name: str, check: Check) -> None:
-            outcomes[name] = _run_sync(check)
-
-        threads = []
+        now = self._now()
+        runs: dict[str, _Run] = {}
         for name, (check, _) in self._checks.items():
-            thread = threading.Thread(target=run, args=(name, check), daemon=True)
-            thread.start()
-            threads.append(thread)
-        deadline = time.monotonic() + self.timeout
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        for name in self._checks:
-            results[name] = self._result(outcomes.get(name))
+            run, start = self._claim(name, now)
+            if start:
+                self._start_thread(run, check)
+            runs[name] = run
+        results = self._breaker_results()
+        for name, run in runs.items():
+            if not run.done.is_set() and not run.abandoned:
+                run.done.wait(self._left(run))
+            results[name] = self._result(run)
         return _body(results)
 
     async def areadyz(self) -> tuple[int, bytes]:
         """The readiness answer without blocking the event loop.
 
-        Async checks run on the loop; sync ones on daemon threads.
+        Async checks run on the loop (cancelled at their timeout); sync ones on daemon
+        threads. Runs are shared and reused as by :meth:`readyz`.
         """
         import asyncio
 
         loop = asyncio.get_running_loop()
+        now = self._now()
 
-        async def run(check: Check, is_async: bool) -> _Result | None:
-            if is_async:
-                try:
-                    async with asyncio.timeout(self.timeout):
-                        return _judge(await check())
-                except TimeoutError:
-                    return None
-                except Exception as exc:  # the check's failure is the answer
-                    return False, f"raised {type(exc).__name__}"
-            future: asyncio.Future[_Result] = loop.create_future()
+        async def run_async(run: _Run, check: Check) -> None:
+            outcome: _Result | None = (False, "interrupted")
+            try:
+                async with asyncio.timeout(self.timeout):
+                    outcome = _judge(await check())
+            except TimeoutError:
+                outcome = None
+            except Exception as exc:  # the check's failure is the answer
+                outcome = False, f"raised {type(exc).__name__}"
+            finally:
+                self._finish(run, outcome)
 
-            def target() -> None:
-                outcome = _run_sync(check)
+        async def wait(run: _Run) -> None:
+            future: asyncio.Future[None] = loop.create_future()
+
+            def wake() -> None:
                 # RuntimeError: the loop closed while the check hung, and nobody waits.
                 with contextlib.suppress(RuntimeError):
                     loop.call_soon_threadsafe(
-                        lambda: None if future.done() else future.set_result(outcome)
+                        lambda: None if future.done() else future.set_result(None)
                     )
 
-            threading.Thread(target=target, daemon=True).start()
-            try:
-                async with asyncio.timeout(self.timeout):
-                    return await future
-            except TimeoutError:
-                return None
+            with self._lock:
+                if run.done.is_set():
+                    return
+                run.waiters.append(wake)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._left(run)):
+                    await future
+
+        async def one(name: str, check: Check, is_async: bool) -> dict[str, str]:
+            run, start = self._claim(name, now)
+            if start and is_async:
+                await run_async(run, check)
+            elif start:
+                self._start_thread(run, check)
+            if not run.done.is_set() and not run.abandoned:
+                await wait(run)
+            return self._result(run)
 
         names = list(self._checks)
-        outcomes = await asyncio.gather(*(run(*self._checks[name]) for name in names))
+        answers = await asyncio.gather(*(one(name, *self._checks[name]) for name in names))
         results = self._breaker_results()
-        for name, outcome in zip(names, outcomes, strict=True):
-            results[name] = self._result(outcome)
+        results.update(zip(names, answers, strict=True))
         return _body(results)

@@ -11,13 +11,15 @@ Inside the pipeline a 5xx or 429 response is a failure: it is raised as a
 :class:`ResponseFailure` carrying the response (so breakers count it and retries
 retry it), and when the pipeline gives up the caller gets that last response back, not
 an exception. Transport errors (``httpx.TransportError``) are failures too and reach the
-caller unchanged. Non-idempotent requests are never sent twice unless allowed; the
-current reliant deadline caps the request's timeouts and is forwarded in a header.
-See ``docs/httpx.md``.
+caller unchanged. Non-idempotent requests are never sent twice unless allowed (not by a
+retry after a timeout, nor by a hedge); the current reliant deadline caps the request's
+timeouts and is forwarded in a header. Every attempt's response that is not returned is
+closed. See ``docs/httpx.md``.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, cast
 
@@ -28,11 +30,13 @@ from reliant.integrations._httpx_rules import (
     DEFAULT_DEADLINE_HEADER,
     DEFAULT_FAIL_ON_STATUS,
     DEFAULT_MAX_RETRY_AFTER,
+    FAILURE_BODY_LIMIT,
     IDEMPOTENCY_KEY,
     IDEMPOTENT_METHODS,
     Call,
     Core,
     PipelineSpec,
+    ResendRefused,
     ResponseFailure,
     Router,
     TransportOptions,
@@ -48,11 +52,13 @@ __all__ = [
     "DEFAULT_DEADLINE_HEADER",
     "DEFAULT_FAIL_ON_STATUS",
     "DEFAULT_MAX_RETRY_AFTER",
+    "FAILURE_BODY_LIMIT",
     "IDEMPOTENCY_KEY",
     "IDEMPOTENT_METHODS",
     "AsyncReliantTransport",
     "PipelineSpec",
     "ReliantTransport",
+    "ResendRefused",
     "ResponseFailure",
     "Router",
     "TransportOptions",
@@ -121,6 +127,8 @@ class ReliantTransport(httpx.BaseTransport):
             httpx.TransportError: the last transport error when the pipeline gives up.
             reliant.RejectedError: a policy refused the call (an open breaker, …).
             reliant.TimeoutExceeded: the current deadline passed.
+            ResendRefused: a request that may not be resent was already sent and a
+                policy asked for another attempt (after a timeout, or a hedge).
         """
         core = self._core
         call = core.begin(request)
@@ -128,12 +136,18 @@ class ReliantTransport(httpx.BaseTransport):
         if pipeline is None:
             core.before_attempt(call)
             return self._transport.handle_request(request)
+        result: httpx.Response | None = None
         try:
             result = pipeline.call(self._attempt, call)
         except ResponseFailure as failure:
             if failure.request is not request:
                 raise
-            return failure.response
+            result = failure.response
+        finally:
+            call.done = True  # before the sweep: a late attempt then closes its own
+            for response in call.responses:
+                if response is not result:
+                    _close(response)
         return result
 
     def _attempt(self, call: Call) -> httpx.Response:
@@ -142,12 +156,21 @@ class ReliantTransport(httpx.BaseTransport):
             response = self._transport.handle_request(call.request)
         except httpx.TransportError as exc:
             exc.request = call.request
-            call.failure = exc
+            self._core.not_sent(call, exc)
             raise
+        call.responses.append(response)
+        if call.done:  # a late attempt (hard Timeout): nobody will take this response
+            _close(response)
+            return response
         failure = self._core.classify(call, response)
         if failure is None:
             return response  # the body streams to the caller untouched
-        response.read()  # frees the connection; the body stays for the caller
+        try:
+            _read_capped(response)  # frees the connection; the body stays for the caller
+        except httpx.TransportError as exc:
+            exc.request = call.request
+            call.failure = exc
+            raise
         call.failure = failure
         raise failure
 
@@ -199,6 +222,8 @@ class AsyncReliantTransport(httpx.AsyncBaseTransport):
             httpx.TransportError: the last transport error when the pipeline gives up.
             reliant.RejectedError: a policy refused the call (an open breaker, …).
             reliant.TimeoutExceeded: the current deadline passed.
+            ResendRefused: a request that may not be resent was already sent and a
+                policy asked for another attempt (after a timeout, or a hedge).
         """
         core = self._core
         call = core.begin(request)
@@ -206,12 +231,18 @@ class AsyncReliantTransport(httpx.AsyncBaseTransport):
         if pipeline is None:
             core.before_attempt(call)
             return await self._transport.handle_async_request(request)
+        result: httpx.Response | None = None
         try:
             result = await pipeline.acall(self._attempt, call)
         except ResponseFailure as failure:
             if failure.request is not request:
                 raise
-            return failure.response
+            result = failure.response
+        finally:
+            call.done = True
+            for response in call.responses:
+                if response is not result:
+                    await _aclose(response)
         return result
 
     async def _attempt(self, call: Call) -> httpx.Response:
@@ -220,15 +251,84 @@ class AsyncReliantTransport(httpx.AsyncBaseTransport):
             response = await self._transport.handle_async_request(call.request)
         except httpx.TransportError as exc:
             exc.request = call.request
-            call.failure = exc
+            self._core.not_sent(call, exc)
             raise
+        call.responses.append(response)
+        if call.done:
+            await _aclose(response)
+            return response
         failure = self._core.classify(call, response)
         if failure is None:
             return response  # the body streams to the caller untouched
-        await response.aread()  # frees the connection; the body stays for the caller
+        try:
+            await _aread_capped(response)  # frees the connection; the body stays
+        except httpx.TransportError as exc:
+            exc.request = call.request
+            call.failure = exc
+            raise
         call.failure = failure
         raise failure
 
     async def aclose(self) -> None:
         """Close the wrapped transport."""
         await self._transport.aclose()
+
+
+def _read_capped(response: httpx.Response) -> None:
+    """Read at most :data:`FAILURE_BODY_LIMIT` bytes of ``response``'s body, then close it.
+
+    The body read stays on the response (``response.content``) for the caller; a longer
+    body is cut there and its connection closed instead of drained.
+    """
+    stream = response.stream
+    if response.is_stream_consumed:  # read already (a mock, a test double)
+        return
+    if not isinstance(stream, httpx.SyncByteStream):
+        response.read()  # not a transport's stream: nothing to cap
+        return
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in stream:
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= FAILURE_BODY_LIMIT:
+                break
+    finally:
+        stream.close()
+    response.stream = httpx.ByteStream(b"".join(chunks)[:FAILURE_BODY_LIMIT])
+    response.read()
+
+
+async def _aread_capped(response: httpx.Response) -> None:
+    """Async :func:`_read_capped`."""
+    stream = response.stream
+    if response.is_stream_consumed:  # read already (a mock, a test double)
+        return
+    if not isinstance(stream, httpx.AsyncByteStream):
+        await response.aread()
+        return
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in stream:
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= FAILURE_BODY_LIMIT:
+                break
+    finally:
+        await stream.aclose()
+    response.stream = httpx.ByteStream(b"".join(chunks)[:FAILURE_BODY_LIMIT])
+    await response.aread()
+
+
+def _close(response: httpx.Response) -> None:
+    """Close a response nobody will read; an error doing so is not the caller's."""
+    with contextlib.suppress(Exception):  # the connection is dropped either way
+        response.close()
+
+
+async def _aclose(response: httpx.Response) -> None:
+    """Async :func:`_close`."""
+    with contextlib.suppress(Exception):
+        await response.aclose()

@@ -19,6 +19,8 @@ from reliant.resilience.ratelimit.backend import Decision
 
 #: Most requests in one pipeline; the next request starts a new batch.
 DEFAULT_MAX_BATCH = 256
+#: Seconds (loop time) between two logged tracebacks of failed batches.
+LOG_INTERVAL = 60.0
 
 Request = tuple[str, int, int, int]
 Send = Callable[[Any, Sequence[Request]], Awaitable[list[Decision]]]
@@ -38,7 +40,16 @@ class AutoPipeline:
         max_batch: most requests in one pipeline.
     """
 
-    __slots__ = ("_fallback", "_lock", "_max", "_pending", "_send", "_tasks", "loop")
+    __slots__ = (
+        "_fallback",
+        "_lock",
+        "_max",
+        "_next_log",
+        "_pending",
+        "_send",
+        "_tasks",
+        "loop",
+    )
 
     def __init__(
         self,
@@ -54,6 +65,7 @@ class AutoPipeline:
         self._pending: dict[str, _Batch] = {}
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._next_log = -float("inf")
 
     def submit(self, algorithm: str, request: Request) -> asyncio.Future[Decision]:
         """Add ``request`` to this tick's batch of ``algorithm``; its Decision's future.
@@ -88,7 +100,10 @@ class AutoPipeline:
                 future.cancel()
             raise
         except Exception:
-            log.warning("reliant.redis: pipelined batch failed", exc_info=True)
+            now = self.loop.time()
+            if now >= self._next_log:  # a traceback per batch would flood the log
+                self._next_log = now + LOG_INTERVAL
+                log.warning("reliant.redis: pipelined batch failed", exc_info=True)
             decisions = self._fallback(algorithm, requests, None)
         for (_, future), decision in zip(batch, decisions, strict=True):
             if not future.done():  # the caller may have been cancelled meanwhile

@@ -8,8 +8,9 @@ of keys are decided in one pipelined round trip (:meth:`RedisBackend.decide_many
 Redis failing is an expected case: every call goes through a
 :class:`~reliant.CircuitBreaker`, and while Redis errs or the breaker is open the
 decision comes from the fail mode (``"open"``, ``"closed"`` or ``"local"``). No
-exception from redis-py reaches the caller; one log line marks each change between
-healthy and failing.
+exception from the Redis client reaches the caller (an unexpected one, such as a client
+used on a closed event loop, counts as Redis failing too, its traceback logged at most
+once a minute); one log line marks each change between healthy and failing.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any, Literal
 from redis.asyncio.client import Redis as AsyncRedis
 from redis.backoff import NoBackoff
 from redis.client import Redis
+from redis.connection import parse_url
 from redis.exceptions import NoScriptError, RedisError
 
 from reliant._core import validate
@@ -51,6 +53,8 @@ DEFAULT_NAMESPACE = "reliant:rl:"
 
 #: Errors that mean "Redis is not answering properly" (socket errors included).
 _ERRORS = (RedisError, OSError)
+#: Seconds between two logged tracebacks of unexpected errors from the client.
+UNEXPECTED_LOG_INTERVAL = 60.0
 _TAGS = {"gcra": "g:", "token_bucket": "t:", "sliding_window": "w:"}
 _INF = float("inf")
 _US = 1_000_000
@@ -89,6 +93,24 @@ class RedisBackendOptions:
             raise ValueError(
                 f"{owner}: autopipeline must be True or False, got {self.autopipeline!r}"
             )
+
+
+def check_url(owner: str, url: object) -> str:
+    """Return ``url`` if redis-py can parse it, else raise ``ValueError`` naming ``owner``.
+
+    Raises:
+        ValueError: ``url`` is not a ``redis://``, ``rediss://`` or ``unix://`` URL.
+    """
+    if not isinstance(url, str):
+        raise ValueError(f"{owner}: url must be a string like 'redis://host:port/db', got {url!r}")
+    try:
+        parse_url(url)  # type: ignore[no-untyped-call]
+    except ValueError as exc:
+        raise ValueError(
+            f"{owner}: url must look like 'redis://host:port/db' (or rediss://, unix://), "
+            f"got {url!r}: {exc}"
+        ) from None
+    return url
 
 
 def _decision(reply: Sequence[int]) -> Decision:
@@ -148,6 +170,8 @@ class RedisBackend:
             raise ValueError("RedisBackend: give client, aclient or url, got none of them")
         if breaker is not None and not isinstance(breaker, CircuitBreaker):
             raise ValueError(f"RedisBackend: breaker must be a CircuitBreaker, got {breaker!r}")
+        if url is not None:
+            check_url("RedisBackend", url)
         self.options = RedisBackendOptions(
             fail_mode=fail_mode,
             connect_timeout=connect_timeout,
@@ -162,6 +186,9 @@ class RedisBackend:
         self._url = url
         self._client = client
         self._aclient = aclient
+        #: Clients built from the URL, one per event loop (a client is bound to its loop).
+        self._aclients: dict[asyncio.AbstractEventLoop | None, AsyncRedis] = {}
+        self._next_unexpected_log = -_INF
         self.breaker = breaker or CircuitBreaker(
             name="redis",
             window=CountWindow(10),
@@ -211,15 +238,34 @@ class RedisBackend:
 
     @property
     def aclient(self) -> AsyncRedis:
-        """The asyncio client (built from the URL on first use, bound to that loop)."""
-        if self._aclient is None:
+        """The asyncio client of the running event loop.
+
+        A client given to the constructor is used on every loop. Built from the URL,
+        there is one client per event loop, built on the loop's first use: an asyncio
+        client's connections belong to the loop that opened them, so a backend reused
+        by successive ``asyncio.run`` calls gets a fresh client for each. Clients of
+        closed loops are dropped (their connections cannot be closed any more: call
+        :meth:`aclose` before a loop ends).
+        """
+        if self._aclient is not None:
+            return self._aclient
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        aclient = self._aclients.get(loop)
+        if aclient is None:
             from redis.asyncio.retry import Retry
 
             assert self._url is not None, "RedisBackend was built without an asyncio client"
-            self._aclient = AsyncRedis.from_url(
+            aclient = AsyncRedis.from_url(
                 self._url, retry=Retry(NoBackoff(), 0), **self._client_options()
             )
-        return self._aclient
+            with self._state_lock:
+                for old in [k for k in self._aclients if k is not None and k.is_closed()]:
+                    del self._aclients[old]
+                aclient = self._aclients.setdefault(loop, aclient)
+        return aclient
 
     def close(self) -> None:
         """Close the sync client's connections."""
@@ -227,10 +273,17 @@ class RedisBackend:
             self._client.close()
 
     async def aclose(self) -> None:
-        """Close the asyncio client's connections (call it on the loop that used them)."""
+        """Close the asyncio client's connections on the running loop.
+
+        Call it on the loop that used them, before that loop ends.
+        """
         if self._aclient is not None:
             await self._aclient.aclose()
             self._aclient = None
+            return
+        aclient = self._aclients.pop(asyncio.get_running_loop(), None)
+        if aclient is not None:
+            await aclient.aclose()
 
     def key(self, algorithm: Algorithm, key: str) -> str:
         """The Redis key holding ``key``'s state for ``algorithm``."""
@@ -247,6 +300,17 @@ class RedisBackend:
     def _failed(self, exc: BaseException, start: float) -> None:
         end = self._now()
         self.breaker.on_error(end - start, exc)
+        if not isinstance(exc, _ERRORS) and end >= self._next_unexpected_log:
+            with self._state_lock:
+                log_it = end >= self._next_unexpected_log
+                self._next_unexpected_log = end + UNEXPECTED_LOG_INTERVAL
+            if log_it:
+                log.error(
+                    "reliant.redis: unexpected error from the Redis client, treated as "
+                    "Redis failing (logged at most once every %gs)",
+                    UNEXPECTED_LOG_INTERVAL,
+                    exc_info=exc,
+                )
         if self._healthy:
             with self._state_lock:
                 if self._healthy:
@@ -301,11 +365,15 @@ class RedisBackend:
             except NoScriptError:
                 client.script_load(self._sources[algorithm])
                 reply = client.execute_command("EVALSHA", *args)  # type: ignore[no-untyped-call]
-        except _ERRORS as exc:
+            decision = _decision(reply)
+        except Exception as exc:  # the client's errors, and any surprise: Redis failed
             self._failed(exc, start)
             return self._fallback(algorithm, ((key, a, b, cost),), None)[0]
+        except BaseException as exc:  # interrupted: give the breaker its permit back
+            self.breaker.on_error(self._now() - start, exc)
+            raise
         self._succeeded(start)
-        return _decision(reply)
+        return decision
 
     async def _adecide(self, algorithm: str, key: str, a: int, b: int, cost: int) -> Decision:
         if self.options.autopipeline:
@@ -327,11 +395,15 @@ class RedisBackend:
             except NoScriptError:
                 await client.script_load(self._sources[algorithm])
                 reply = await client.execute_command("EVALSHA", *args)  # type: ignore[no-untyped-call]
-        except _ERRORS as exc:
+            decision = _decision(reply)
+        except Exception as exc:
             self._failed(exc, start)
             return self._fallback(algorithm, ((key, a, b, cost),), None)[0]
+        except BaseException as exc:  # cancelled: give the breaker its permit back
+            self.breaker.on_error(self._now() - start, exc)
+            raise
         self._succeeded(start)
-        return _decision(reply)
+        return decision
 
     def gcra(self, key: str, emission_us: int, tolerance_us: int, cost: int) -> Decision:
         """Decide by GCRA in Redis (see ``reliant.resilience.ratelimit.gcra``)."""
@@ -394,11 +466,15 @@ class RedisBackend:
             for reply in replies:
                 if isinstance(reply, Exception):
                     raise reply
-        except _ERRORS as exc:
+            decisions = [_decision(reply) for reply in replies]
+        except Exception as exc:
             self._failed(exc, start)
             return self._fallback(algorithm, requests, None)
+        except BaseException as exc:
+            self.breaker.on_error(self._now() - start, exc)
+            raise
         self._succeeded(start)
-        return [_decision(reply) for reply in replies]
+        return decisions
 
     @staticmethod
     def _pipeline(client: Redis, calls: list[tuple[Any, ...]]) -> list[Any]:
@@ -431,11 +507,15 @@ class RedisBackend:
             for reply in replies:
                 if isinstance(reply, Exception):
                     raise reply
-        except _ERRORS as exc:
+            decisions = [_decision(reply) for reply in replies]
+        except Exception as exc:
             self._failed(exc, start)
             return self._fallback(algorithm, requests, None)
+        except BaseException as exc:
+            self.breaker.on_error(self._now() - start, exc)
+            raise
         self._succeeded(start)
-        return [_decision(reply) for reply in replies]
+        return decisions
 
     @staticmethod
     async def _apipeline(client: AsyncRedis, calls: list[tuple[Any, ...]]) -> list[Any]:

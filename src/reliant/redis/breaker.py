@@ -34,6 +34,7 @@ from redis.client import Redis
 from redis.exceptions import NoScriptError, RedisError
 
 from reliant._core import validate
+from reliant.redis.backend import check_url
 from reliant.resilience.breaker_state import _CLOSED, _HALF_OPEN, _OPEN, BreakerCore, CircuitState
 from reliant.resilience.windows import TimeWindow
 
@@ -175,6 +176,8 @@ class SharedBreakerState:
     ) -> None:
         if client is None and url is None:
             raise ValueError(f"{_OWNER}: give client or url, got neither")
+        if url is not None:
+            check_url(_OWNER, url)
         self.options = SharedBreakerStateOptions(
             sync_interval=sync_interval,
             connect_timeout=connect_timeout,
@@ -301,10 +304,22 @@ class SharedBreakerState:
             self._applying.on = False
 
     def _published(self, state: CircuitState, now: float) -> None:
-        """The core's listener: write a local transition to Redis."""
+        """The core's listener: write a local transition to Redis.
+
+        The listener runs outside the core's lock, so a sync may apply a newer remote
+        state between the transition and this write: a transition the core has since
+        left is stale and not written (it would overwrite, say, another process's OPEN
+        with the version just read). Only OPEN followed by the local HALF_OPEN that
+        ends it is still published: no remote state leads to HALF_OPEN.
+        """
         if state is _HALF_OPEN or getattr(self._applying, "on", False):
             return
+        core = self._core
+        assert core is not None
         with self._lock:
+            current = core.state
+            if current is not state and not (state is _OPEN and current is _HALF_OPEN):
+                return
             self._write(state, now)
 
     def _push(self, now: float) -> None:

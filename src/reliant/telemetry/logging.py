@@ -6,7 +6,9 @@ switches — each with its attributes as ``extra`` fields (``reliant_event``,
 ``reliant_policy``, ``reliant_to_state``…) so a JSON formatter emits them as fields.
 When OpenTelemetry is installed and a span is current, records also carry
 ``otelTraceID``, ``otelSpanID`` and ``otelTraceSampled`` (the names OpenTelemetry's own
-logging instrumentation uses).
+logging instrumentation uses). They are added by a filter on the logger, never over
+values already on the record: with OpenTelemetry's ``LoggingInstrumentor`` installed,
+its record factory has set them first and those stay.
 """
 
 from __future__ import annotations
@@ -91,6 +93,25 @@ def _trace_ids() -> Callable[[], dict[str, object]] | None:
     return ids
 
 
+class _TraceIds(logging.Filter):
+    """Add the current span's ids to reliant's records, keeping any already set.
+
+    ``extra=`` cannot carry them: ``makeRecord`` refuses to overwrite an attribute,
+    and a record factory (OpenTelemetry's ``LoggingInstrumentor``) may have set them.
+    """
+
+    def __init__(self, ids: Callable[[], dict[str, object]]) -> None:
+        super().__init__()
+        self._ids = ids
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if hasattr(record, "reliant_event"):  # only reliant's own records
+            fields = record.__dict__
+            for key, value in self._ids().items():
+                fields.setdefault(key, value)
+        return True
+
+
 class LoggingInstrumentation:
     """Reliant events written as log records; ``close()`` stops it.
 
@@ -100,13 +121,16 @@ class LoggingInstrumentation:
         levels: the level of each logged event kind.
     """
 
-    __slots__ = ("_ids", "_subscription", "level", "levels", "logger")
+    __slots__ = ("_filter", "_subscription", "level", "levels", "logger")
 
     def __init__(self, logger: logging.Logger, level: int, levels: Mapping[str, int]) -> None:
         self.logger = logger
         self.level = level
         self.levels = MappingProxyType(dict(levels))
-        self._ids = _trace_ids()
+        ids = _trace_ids()
+        self._filter = _TraceIds(ids) if ids is not None and self.levels else None
+        if self._filter is not None:
+            logger.addFilter(self._filter)
         self._subscription: Subscription | None = (
             subscribe(self._on_event, kinds=self.levels) if self.levels else None
         )
@@ -125,8 +149,6 @@ class LoggingInstrumentation:
             "reliant_time": event.time,
         }
         extra.update((f"reliant_{key}", value) for key, value in fields.items())
-        if self._ids is not None:
-            extra.update(self._ids())
         details = " ".join(f"{key}={value}" for key, value in fields.items())
         self.logger.log(level, "reliant %s [%s] %s", event.kind, event.policy, details, extra=extra)
 
@@ -140,6 +162,9 @@ class LoggingInstrumentation:
         subscription, self._subscription = self._subscription, None
         if subscription is not None:
             subscription.close()
+        trace_filter, self._filter = self._filter, None
+        if trace_filter is not None:
+            self.logger.removeFilter(trace_filter)
 
     def __enter__(self) -> LoggingInstrumentation:
         return self
