@@ -34,6 +34,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "reliant.server.domains.telemetry.api",
     "reliant.server.domains.config.api",
     "reliant.server.domains.spec.api",
+    "reliant.server.domains.notify.api",
     "reliant.server.web.login",
     "reliant.server.web.views",
     "reliant.server.web.admin",
@@ -43,6 +44,7 @@ ROUTER_MODULES: tuple[str, ...] = (
 JOB_MODULES: tuple[str, ...] = (
     "reliant.server.events.jobs",
     "reliant.server.domains.telemetry.jobs",
+    "reliant.server.domains.notify.jobs",
 )
 BOOTSTRAP_TOKEN_NAME = "bootstrap-admin"
 

@@ -23,6 +23,7 @@ MODEL_MODULES = (
     "reliant.server.domains.catalog.models",
     "reliant.server.domains.telemetry.models",
     "reliant.server.domains.config.models",
+    "reliant.server.domains.notify.models",
 )
 #: Key of the PostgreSQL advisory lock held while migrating ("rlnt").
 MIGRATION_LOCK = 0x726C6E74

@@ -1,0 +1,11 @@
+"""Notify: receivers (PagerDuty, Opsgenie, Slack, webhook, email) and the durable outbox.
+
+The facade other domains use: ``enqueue`` puts a notification in the outbox in the
+caller's transaction; the ``notify.deliver`` job sends it, at least once, in order per
+receiver and dedup key. ``key_warning`` says what is wrong with ``RELIANT_SECRET_KEY``.
+"""
+
+from reliant.server.domains.notify.crypto import SECRET_KEY_ENV, key_warning
+from reliant.server.domains.notify.service import STATES, STATUSES, enqueue
+
+__all__ = ["SECRET_KEY_ENV", "STATES", "STATUSES", "enqueue", "key_warning"]
