@@ -25,6 +25,7 @@ COMMANDS = (
     "reliant.cli.services",
     "reliant.cli.overrides",
     "reliant.cli.spec",
+    "reliant.cli.slo",
 )
 
 
