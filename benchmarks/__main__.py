@@ -17,6 +17,7 @@ from benchmarks import (
     concurrency,
     document,
     imports,
+    ingest,
     limiter,
     memory,
     middleware,
@@ -46,6 +47,7 @@ SECTIONS: dict[str, Callable[[Config], Section]] = {
     "concurrency": concurrency.run,
     "memory": memory.run,
     "imports": imports.run,
+    "ingest": ingest.run,
 }
 
 

@@ -4,7 +4,8 @@ Speed is never asserted here: that is what ``make bench`` reports. These tests o
 check that every section, table and row comes out, that each figure and ratio is a
 finite positive number, and that a row without a figure is one whose peer library
 is not installed (the ``bench`` dependency group is optional). The Redis section
-needs ``redis-server`` on PATH, as here and in CI.
+needs ``redis-server`` on PATH, and the ingest section PostgreSQL's ``initdb`` and
+``postgres``, as here and in CI.
 """
 
 from __future__ import annotations
@@ -160,6 +161,22 @@ EXPECTED: dict[str, dict[str, Needs]] = {
             **{name: (name,) for name in _IMPORT_PEERS.split()},
         }
     },
+    "ingest": {
+        "Events — POST /api/v1/events, 4 writers": {
+            f"{store}, {size} events per batch": ()
+            for store in ("SQLite", "PostgreSQL")
+            for size in (1000, 100)
+        },
+        "Telemetry — POST /api/v1/ingest, gzip, 500 points per batch, 4 writers": {
+            "SQLite, 500 points per gzip batch": (),
+            "PostgreSQL, 500 points per gzip batch": (),
+        },
+        "API latency while 1000-event batches are ingested, 20 requests/s": {
+            f"{store}, GET /api/v1/events?limit=100{query}": ()
+            for store in ("SQLite", "PostgreSQL")
+            for query in ("", "&service=svc-03")
+        },
+    },
 }
 
 
@@ -262,6 +279,7 @@ def test_targets_have_a_verdict_unless_a_peer_is_missing(report: dict[str, Any])
         "concurrency": 2,
         "memory": 2,
         "imports": 2,
+        "ingest": 1,
     } == counts
     assert every_peer_installed is False or [] == undecided
 

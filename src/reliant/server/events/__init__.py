@@ -7,11 +7,19 @@ transaction), ``append_many`` (a batch in one statement), and the filters of
 
 from reliant.server.events.models import EventRow
 from reliant.server.events.query import EventFilter
-from reliant.server.events.service import SEVERITY_RANK, NewEvent, Severity, append, append_many
+from reliant.server.events.service import (
+    SEVERITY_RANK,
+    EventLike,
+    NewEvent,
+    Severity,
+    append,
+    append_many,
+)
 
 __all__ = [
     "SEVERITY_RANK",
     "EventFilter",
+    "EventLike",
     "EventRow",
     "NewEvent",
     "Severity",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
@@ -22,7 +24,7 @@ from reliant.server.events.schemas import (
     RetentionOut,
     inline_schema,
 )
-from reliant.server.events.service import NewEvent, Severity, append_many
+from reliant.server.events.service import Severity, append_many
 from reliant.server.events.stream import events
 from reliant.server.http import (
     Admin,
@@ -93,6 +95,38 @@ def event_filter(
 Filter = Annotated[EventFilter, Depends(event_filter)]
 
 
+def _json_media(content_type: str | None) -> bool:
+    """Whether a ``Content-Type`` (absent counts) is JSON: ``application/json`` or ``+json``."""
+    if not content_type:
+        return True
+    main, _, sub = content_type.split(";")[0].strip().lower().partition("/")
+    return main == "application" and (sub == "json" or sub.endswith("+json"))
+
+
+def read_events(raw: bytes) -> list[EventIn]:
+    """The events of a raw ingest body: one event, or ``{"events": [...]}``.
+
+    A valid batch is parsed and validated in one pass; anything else is parsed again by
+    :func:`parse_events`, which says precisely what is wrong.
+
+    Raises:
+        Problem: 422 when the body is not JSON, not an object, or holds a bad event.
+    """
+    try:
+        return EventBatch.model_validate_json(raw).events
+    except ValidationError:
+        pass
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise Problem(422, "Invalid Request", f"body: the body is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise Problem(
+            422, "Invalid Request", 'body: send one event (a JSON object) or {"events": [...]}'
+        )
+    return parse_events(body)
+
+
 def parse_events(body: dict[str, Any]) -> list[EventIn]:
     """The events of an ingest body: one event, or ``{"events": [...]}``.
 
@@ -143,35 +177,29 @@ def parse_events(body: dict[str, Any]) -> list[EventIn]:
 
 
 @router.post("/events", status_code=202, openapi_extra=_INGEST_BODY, response_model=Accepted)
-def ingest(body: Annotated[dict[str, Any], Body()], ctx: Ingest) -> Accepted:
+async def ingest(request: Request, ctx: Ingest) -> Accepted:
     """Append one event or a batch, all or nothing. An ingest token bound to a service
     writes only that service's events (events without a service get it)."""
-    parsed = parse_events(body)
+    if not _json_media(request.headers.get("content-type")):
+        raise Problem(422, "Invalid Request", "body: send the events as application/json")
+    raw = await request.body()
+    return await run_in_threadpool(_append, raw, ctx)
+
+
+def _append(raw: bytes, ctx: Ctx) -> Accepted:
+    events = read_events(raw)
     bound = ctx.principal.service
-    batch = []
-    for index, event in enumerate(parsed):
-        service = event.service
-        if bound is not None:
-            if service is not None and service != bound:
+    if bound is not None:
+        for index, event in enumerate(events):
+            if event.service is not None and event.service != bound:
                 raise Problem(
                     403,
                     "Forbidden",
-                    f"events[{index}].service is {service!r}, but this token writes only "
-                    f"{bound!r}'s events",
+                    f"events[{index}].service is {event.service!r}, but this token writes "
+                    f"only {bound!r}'s events",
                     index=index,
                 )
-            service = bound
-        batch.append(
-            NewEvent(
-                kind=event.kind,
-                service=service,
-                severity=event.severity,
-                attributes=event.attributes,
-                trace_id=event.trace_id,
-                time=event.epoch(),
-            )
-        )
-    ids = append_many(ctx.session, batch, now=ctx.now, source=ctx.principal.name)
+    ids = append_many(ctx.session, events, now=ctx.now, source=ctx.principal.name, service=bound)
     return Accepted(ids=ids)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,38 @@ from reliant.spec.models import NAME_PATTERN
 MAX_BATCH = 1000
 #: Largest ``attributes`` object, serialized as compact JSON.
 MAX_ATTRIBUTES_BYTES = 16 * 1024
+
+
+def _compact_json() -> Callable[[Any], str]:
+    """Compact JSON refusing NaN and Infinity; ASCII only, so its length is its size in bytes.
+
+    Where the interpreter has the C encoder, it is built once here: ``JSONEncoder.encode``
+    builds it anew on every call, which costs more than encoding a small object. It is
+    checked once against ``encode``; on any difference, ``encode`` is used instead.
+    """
+    encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+    make: Any = getattr(json.encoder, "c_make_encoder", None)
+    try:
+        iterencode = make(
+            None, encoder.default, json.encoder.encode_basestring_ascii, None, ":", ",",
+            False, False, False,
+        )  # fmt: skip
+
+        def encode(value: Any) -> str:
+            return "".join(iterencode(value, 0))
+
+        probe = {"a": [1, -2.5, "é\u2028\x00", None, True, {"b": {}}]}
+        same = encode(probe) == encoder.encode(probe)
+    except Exception:  # no C encoder, or not this one: the plain path
+        return encoder.encode
+    try:
+        encode(float("nan"))
+    except ValueError:
+        return encode if same else encoder.encode
+    return encoder.encode
+
+
+_COMPACT_JSON = _compact_json()
 
 
 def _rfc3339(value: str) -> float:
@@ -61,12 +94,12 @@ class EventIn(BaseModel):
     @classmethod
     def _small_plain_json(cls, value: dict[str, Any]) -> dict[str, Any]:
         try:
-            text = json.dumps(value, separators=(",", ":"), allow_nan=False)
+            text = _COMPACT_JSON(value)
         except ValueError:
             raise ValueError("numbers must be finite (no NaN or Infinity)") from None
-        if len(text.encode()) > MAX_ATTRIBUTES_BYTES:
+        if len(text) > MAX_ATTRIBUTES_BYTES:
             raise ValueError(
-                f"{len(text.encode())} bytes as JSON; at most {MAX_ATTRIBUTES_BYTES} are "
+                f"{len(text)} bytes as JSON; at most {MAX_ATTRIBUTES_BYTES} are "
                 "kept: put large payloads elsewhere and link to them"
             )
         if "\\u0000" in text:

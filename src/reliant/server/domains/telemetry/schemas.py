@@ -51,9 +51,9 @@ class PointIn(_Wire):
     @field_validator("histogram")
     @classmethod
     def _counts(cls, histogram: list[int]) -> list[int]:
-        for n in histogram:
-            if not 0 <= n <= MAX_COUNT:
-                raise ValueError(f"counts must be integers in [0, {MAX_COUNT}], got {n}")
+        if histogram and (min(histogram) < 0 or max(histogram) > MAX_COUNT):
+            bad = next(n for n in histogram if not 0 <= n <= MAX_COUNT)
+            raise ValueError(f"counts must be integers in [0, {MAX_COUNT}], got {bad}")
         return histogram
 
 
