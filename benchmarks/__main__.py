@@ -24,6 +24,7 @@ from benchmarks import (
     pipeline,
     redis_limiter,
     retry,
+    slo_eval,
 )
 from benchmarks.harness import Config, Section, as_json, peak_rss_mib, render_markdown, render_text
 
@@ -48,6 +49,7 @@ SECTIONS: dict[str, Callable[[Config], Section]] = {
     "memory": memory.run,
     "imports": imports.run,
     "ingest": ingest.run,
+    "slo_eval": slo_eval.run,
 }
 
 

@@ -4,7 +4,7 @@ Speed is never asserted here: that is what ``make bench`` reports. These tests o
 check that every section, table and row comes out, that each figure and ratio is a
 finite positive number, and that a row without a figure is one whose peer library
 is not installed (the ``bench`` dependency group is optional). The Redis section
-needs ``redis-server`` on PATH, and the ingest section PostgreSQL's ``initdb`` and
+needs ``redis-server`` on PATH, and the ingest and slo_eval sections PostgreSQL's ``initdb`` and
 ``postgres``, as here and in CI.
 """
 
@@ -177,6 +177,14 @@ EXPECTED: dict[str, dict[str, Needs]] = {
             for query in ("", "&service=svc-03")
         },
     },
+    "slo_eval": {
+        "steady evaluation cycle (every SLO read, judged and stored)": {
+            "SQLite": (),
+            "PostgreSQL": (),
+            "SQLite, every bucket busy": (),
+            "PostgreSQL, every bucket busy": (),
+        }
+    },
 }
 
 
@@ -280,6 +288,7 @@ def test_targets_have_a_verdict_unless_a_peer_is_missing(report: dict[str, Any])
         "memory": 2,
         "imports": 2,
         "ingest": 1,
+        "slo_eval": 2,
     } == counts
     assert every_peer_installed is False or [] == undecided
 

@@ -23,6 +23,9 @@ ADMIN_ONLY = re.compile(r"^/api/v1/(tokens|audit|settings)(/|$)")
 INGEST = {
     ("POST", "/api/v1/events"),
     ("POST", "/api/v1/ingest"),
+    ("POST", "/api/v1/alerts"),
+    ("POST", "/api/v1/alertmanager/webhook"),
+    ("POST", "/api/v1/alertmanager/api/v2/alerts"),
     ("GET", "/api/v1/services/{service}/config"),
     ("GET", "/api/v1/services/{service}/config/stream"),
 }

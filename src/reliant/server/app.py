@@ -34,6 +34,8 @@ ROUTER_MODULES: tuple[str, ...] = (
     "reliant.server.domains.telemetry.api",
     "reliant.server.domains.config.api",
     "reliant.server.domains.spec.api",
+    "reliant.server.domains.alerts.api",
+    "reliant.server.domains.slo.api",
     "reliant.server.domains.notify.api",
     "reliant.server.web.login",
     "reliant.server.web.views",
@@ -44,6 +46,8 @@ ROUTER_MODULES: tuple[str, ...] = (
 JOB_MODULES: tuple[str, ...] = (
     "reliant.server.events.jobs",
     "reliant.server.domains.telemetry.jobs",
+    "reliant.server.domains.alerts.jobs",
+    "reliant.server.domains.slo.jobs",
     "reliant.server.domains.notify.jobs",
 )
 BOOTSTRAP_TOKEN_NAME = "bootstrap-admin"

@@ -285,6 +285,112 @@ class SLOSpec(_Spec):
     labels: dict[str, str] = Field(default_factory=dict)
 
 
+def _storable(value: Any) -> bool:
+    """Whether ``value``'s text can be stored (no NUL characters, no lone surrogates)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return "\x00" not in value
+    if isinstance(value, dict):
+        return all(_storable(k) and _storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_storable(v) for v in value)
+    return True
+
+
+class AlertRouteNode(_Spec):
+    """A route of the alert routing tree; unset options are inherited from the parent.
+
+    Attributes:
+        matchers: Alertmanager matchers (``severity="page"``), all of which must hold.
+        receiver: where its notifications go (a name listed in ``receivers``).
+        continue_ (``continue``): after this route matched, try its later siblings too.
+        group_by: labels naming a group (``["..."]``: every label).
+        group_wait, group_interval, repeat_interval: Alertmanager's timings (30s, 5m, 4h).
+        mute_time_intervals, active_time_intervals: names of ``time_intervals``.
+        routes: child routes, tried in order.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True
+    )
+
+    receiver: str | None = Field(default=None, max_length=100)
+    group_by: list[str] | None = None
+    group_wait: Duration | None = None
+    group_interval: Duration | None = None
+    repeat_interval: Duration | None = None
+    matchers: list[str] = Field(default_factory=list)
+    continue_: bool = Field(default=False, alias="continue")
+    mute_time_intervals: list[str] = Field(default_factory=list)
+    active_time_intervals: list[str] = Field(default_factory=list)
+    routes: list[AlertRouteNode] = Field(default_factory=list)
+
+
+class AlertReceiverRef(_Spec):
+    """A receiver routes may name (defined as a notify receiver)."""
+
+    name: str = Field(min_length=1, max_length=100)
+
+
+class InhibitRule(_Spec):
+    """While a source alert fires, mute target alerts with equal ``equal`` labels."""
+
+    source_matchers: list[str] = Field(default_factory=list)
+    target_matchers: list[str] = Field(default_factory=list)
+    equal: list[str] = Field(default_factory=list)
+
+
+class TimeOfDayRange(_Spec):
+    """Minutes of the day, ``HH:MM``; the end is exclusive (``24:00`` allowed)."""
+
+    start_time: str = Field(max_length=5)
+    end_time: str = Field(max_length=5)
+
+
+class TimePeriod(_Spec):
+    """One period of a time interval; every field given must hold."""
+
+    times: list[TimeOfDayRange] | None = None
+    weekdays: list[str] | None = None
+    days_of_month: list[str] | None = None
+    months: list[str] | None = None
+    years: list[str] | None = None
+    location: str | None = Field(default=None, max_length=100)
+
+
+class TimeInterval(_Spec):
+    """A named, recurring time interval (Alertmanager's ``time_intervals`` entry)."""
+
+    name: str = Field(min_length=1, max_length=100)
+    time_intervals: list[TimePeriod] = Field(default_factory=list)
+
+
+class AlertRouteSpec(_Spec):
+    """The alert routing document, in Alertmanager's shape (one, named ``default``).
+
+    Attributes:
+        route: the root route (a receiver, no matchers).
+        receivers: the receiver names routes may use.
+        inhibit_rules: inhibition rules.
+        time_intervals: named recurring intervals for mute/active time intervals.
+    """
+
+    route: AlertRouteNode
+    receivers: list[AlertReceiverRef] = Field(default_factory=list)
+    inhibit_rules: list[InhibitRule] = Field(default_factory=list)
+    time_intervals: list[TimeInterval] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_unstorable_text(cls, data: Any) -> Any:
+        if not _storable(data):
+            raise ValueError("text may not hold NUL characters (\\u0000) or lone surrogates")
+        return data
+
+
 class Metadata(_Spec):
     """An object's identity."""
 
@@ -292,4 +398,9 @@ class Metadata(_Spec):
 
 
 #: Every kind ``reliant.yaml`` may declare, with the model of its ``spec``.
-KINDS: dict[str, type[_Spec]] = {"Service": ServiceSpec, "Policy": PolicySpec, "SLO": SLOSpec}
+KINDS: dict[str, type[_Spec]] = {
+    "Service": ServiceSpec,
+    "Policy": PolicySpec,
+    "SLO": SLOSpec,
+    "AlertRoute": AlertRouteSpec,
+}

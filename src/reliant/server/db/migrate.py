@@ -23,6 +23,8 @@ MODEL_MODULES = (
     "reliant.server.domains.catalog.models",
     "reliant.server.domains.telemetry.models",
     "reliant.server.domains.config.models",
+    "reliant.server.domains.alerts.models",
+    "reliant.server.domains.slo.models",
     "reliant.server.domains.notify.models",
 )
 #: Key of the PostgreSQL advisory lock held while migrating ("rlnt").

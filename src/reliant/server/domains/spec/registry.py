@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 HANDLER_MODULES: tuple[str, ...] = (
     "reliant.server.domains.catalog",
     "reliant.server.domains.config",
+    "reliant.server.domains.alerts",
+    "reliant.server.domains.slo",
 )
 
 
