@@ -106,10 +106,11 @@ def _slo_rows(services: int) -> list[tuple[Any, ...]]:
 
 
 def _rollup_rows(services: int, buckets: list[int]) -> Iterator[tuple[Any, ...]]:
+    """The rows in time order, as ingest writes them (SDK batches arrive bucket by bucket)."""
     success, failure = json.dumps(SUCCESS), json.dumps(FAILURE)
-    for i in range(services):
-        for j in range(OPERATIONS):
-            for b in buckets:
+    for b in buckets:
+        for i in range(services):
+            for j in range(OPERATIONS):
                 yield (f"svc-{i:03d}", f"op-{j}", "success", b, 1000, 20.0, success)
                 yield (f"svc-{i:03d}", f"op-{j}", "failure", b, 1, 0.03, failure)
 

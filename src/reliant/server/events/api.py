@@ -22,7 +22,6 @@ from reliant.server.events.schemas import (
     EventPage,
     RetentionIn,
     RetentionOut,
-    inline_schema,
 )
 from reliant.server.events.service import Severity, append_many
 from reliant.server.events.stream import events
@@ -34,6 +33,7 @@ from reliant.server.http import (
     Viewer,
     decode_cursor,
     encode_cursor,
+    inline_schema,
     not_found,
 )
 from reliant.server.settings import Settings

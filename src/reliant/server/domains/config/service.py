@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from reliant.server.db.text import unstorable
 from reliant.server.domains.config.models import ConfigVersionRow, OverrideRow, PolicyRow
 from reliant.server.domains.config.notify import changed
 from reliant.spec.models import PolicySpec
@@ -36,25 +37,6 @@ class ConflictError(ValueError):
 
 class InvalidError(ValueError):
     """The object holds something the store cannot keep."""
-
-
-def unstorable(value: Any) -> bool:
-    """Whether JSON holds text no store keeps: NUL characters or lone surrogates."""
-    if isinstance(value, str):
-        return "\x00" in value or (not value.isascii() and _lone_surrogate(value))
-    if isinstance(value, dict):
-        return any(unstorable(k) or unstorable(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(unstorable(v) for v in value)
-    return False
-
-
-def _lone_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def version(session: Session, service: str) -> int:

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from reliant.server.db.text import unstorable
 from reliant.server.domains import telemetry
 from reliant.server.domains.slo import budget as math_
 from reliant.server.domains.slo import cycle, history, snapshots
@@ -122,23 +123,6 @@ class SLORecord:
 def _record(row: SLORow) -> SLORecord:
     spec = SLOSpec.model_validate(row.spec)
     return SLORecord(row.name, spec, row.managed_by, row.created_at, row.updated_at, row.updated_by)
-
-
-def unstorable(value: Any) -> bool:
-    """Whether JSON holds text no store keeps: NUL characters or lone surrogates."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            return True
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate
-            return True
-        return False
-    if isinstance(value, dict):
-        return any(unstorable(k) or unstorable(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(unstorable(v) for v in value)
-    return False
 
 
 # -- reads -------------------------------------------------------------------------------

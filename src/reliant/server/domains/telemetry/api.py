@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from reliant.agent.protocol import INGEST_PATH, MAX_BATCH_BYTES
+from reliant.server.db.text import unstorable
 from reliant.server.domains.config import OBJECT_NAME_PATTERN
 from reliant.server.domains.telemetry import service as use_cases
 from reliant.server.domains.telemetry.schemas import (
@@ -28,7 +29,14 @@ from reliant.server.domains.telemetry.wire import (
     encoding_of,
     wire_limit,
 )
-from reliant.server.http import Ingest, Problem, Viewer, decode_cursor, encode_cursor
+from reliant.server.http import (
+    Ingest,
+    Problem,
+    Viewer,
+    decode_cursor,
+    encode_cursor,
+    inline_schema,
+)
 from reliant.spec.models import NAME_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["telemetry"])
@@ -44,30 +52,12 @@ MAX_STEP = 366 * 86400
 ServiceName = Annotated[str, Path(pattern=NAME_PATTERN, max_length=100)]
 
 
-def _inline(schema: dict[str, Any]) -> dict[str, Any]:
-    """A JSON Schema with its ``$defs`` references replaced by the definitions."""
-    defs = schema.pop("$defs", {})
-
-    def resolve(node: Any) -> Any:
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/$defs/"):
-                return resolve(defs[ref.removeprefix("#/$defs/")])
-            return {k: resolve(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [resolve(v) for v in node]
-        return node
-
-    result: dict[str, Any] = resolve(schema)
-    return result
-
-
 _BATCH_BODY = {
     "requestBody": {
         "required": True,
         "description": "The batch; `Content-Encoding: gzip` or identity. "
         f"At most {MAX_BATCH_BYTES} bytes once decompressed.",
-        "content": {"application/json": {"schema": _inline(BatchIn.model_json_schema())}},
+        "content": {"application/json": {"schema": inline_schema(BatchIn)}},
     }
 }
 
@@ -85,25 +75,6 @@ def _path(loc: tuple[int | str, ...]) -> str:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
-
-
-def _unstorable(value: Any) -> bool:
-    """Whether JSON holds text no store keeps: NUL characters or lone surrogates."""
-    if isinstance(value, str):
-        return "\x00" in value or (not value.isascii() and _lone_surrogate(value))
-    if isinstance(value, dict):
-        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_unstorable(v) for v in value)
-    return False
-
-
-def _lone_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 #: Escapes that decode to unstorable text (checked first: most bodies have none).
@@ -166,7 +137,7 @@ def parse_batch(body: bytes) -> BatchIn:
         value = json.loads(body, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
         raise _bad(f"the body is not JSON: {exc}") from None
-    if _SUSPECT.search(body) and _unstorable(value):
+    if _SUSPECT.search(body) and unstorable(value):
         raise _bad("strings may not hold NUL characters (\\u0000) or lone surrogates")
     try:
         return BatchIn.model_validate(value)
