@@ -82,11 +82,17 @@ _SQLITE_UPSERT = (
     f" ON CONFLICT (name) DO UPDATE SET {_UPDATE}"
 )
 # One statement per chunk on PostgreSQL: each column travels as one array parameter that
-# the server unnests into rows (far cheaper than a round trip, or a VALUES list, per row).
+# the server unnests into rows (far cheaper than a round trip, or a VALUES list, per row);
+# the columns every row of a cycle shares (the time, whether evaluated, why not) travel
+# once, as scalars.
+_SHARED = ("evaluated_at", "evaluated", "reason")
+_VARYING = tuple(c for c in COLUMNS if c not in _SHARED)
 _PG_UPSERT = text(
-    f"INSERT INTO slo_status ({', '.join(COLUMNS)}) SELECT * FROM unnest("
-    + ", ".join(f"CAST(:{c} AS {_TYPES[c]}[])" for c in COLUMNS)
-    + f") ON CONFLICT (name) DO UPDATE SET {_UPDATE}"
+    f"INSERT INTO slo_status ({', '.join(COLUMNS)}) SELECT "
+    + ", ".join(f"CAST(:{c} AS {_TYPES[c]})" if c in _SHARED else f"r.{c}" for c in COLUMNS)
+    + " FROM unnest("
+    + ", ".join(f"CAST(:{c} AS {_TYPES[c]}[])" for c in _VARYING)
+    + f") AS r({', '.join(_VARYING)}) ON CONFLICT (name) DO UPDATE SET {_UPDATE}"
 )
 
 
@@ -98,9 +104,19 @@ def store(session: Session, rows: Sequence[Row]) -> None:
     if session.get_bind().dialect.name != "postgresql":
         session.connection().exec_driver_sql(_SQLITE_UPSERT, ordered)
         return
-    for i in range(0, len(ordered), CHUNK):
-        columns = zip(*ordered[i : i + CHUNK], strict=True)
-        session.execute(_PG_UPSERT, dict(zip(COLUMNS, map(list, columns), strict=True)))
+    shared = [COLUMNS.index(c) for c in _SHARED]
+    varying = [COLUMNS.index(c) for c in _VARYING]
+    groups: dict[tuple[Any, ...], list[Row]] = {}
+    for row in ordered:
+        groups.setdefault(tuple(row[i] for i in shared), []).append(row)
+    for values_, group in groups.items():
+        for i in range(0, len(group), CHUNK):
+            chunk = group[i : i + CHUNK]
+            params: dict[str, Any] = dict(zip(_SHARED, values_, strict=True))
+            params.update(
+                (c, [r[j] for r in chunk]) for c, j in zip(_VARYING, varying, strict=True)
+            )
+            session.execute(_PG_UPSERT, params)
 
 
 def previous(session: Session) -> dict[str, tuple[str, bool]]:
