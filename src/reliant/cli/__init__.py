@@ -26,6 +26,8 @@ COMMANDS = (
     "reliant.cli.overrides",
     "reliant.cli.spec",
     "reliant.cli.slo",
+    "reliant.cli.alerts",
+    "reliant.cli.receivers",
 )
 
 

@@ -17,6 +17,8 @@ from typing import Any, TextIO
 
 DEFAULT_URL = "http://127.0.0.1:7474"
 OUTPUTS = ("table", "json", "yaml")
+#: Items asked for per request when a command lists everything.
+PAGE_SIZE = 500
 
 
 class CommandError(Exception):
@@ -122,6 +124,21 @@ class Client:
     def delete(self, path: str, **kwargs: Any) -> Any:
         """DELETE ``path``."""
         return self.request("DELETE", path, **kwargs)
+
+    def items(self, path: str, params: Mapping[str, Any] | None = None) -> list[Any]:
+        """Every item of a paginated list endpoint, following ``next`` cursors.
+
+        Raises:
+            CommandError: the server is unreachable or answered an error.
+        """
+        query: dict[str, Any] = {"limit": PAGE_SIZE, **(params or {})}
+        found: list[Any] = []
+        while True:
+            page = self.get(path, params=query)
+            found += page["items"]
+            if not page.get("next"):
+                return found
+            query["cursor"] = page["next"]
 
     def close(self) -> None:
         """Close the connection pool."""

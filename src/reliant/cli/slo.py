@@ -1,5 +1,8 @@
-"""``reliant slo rules|import``: SLOs for Prometheus, from reliant.yaml, Sloth and OpenSLO files.
+"""``reliant slo list|get|status|rules|import``: SLOs on the server, and for Prometheus.
 
+``list``, ``get`` and ``status`` read the server: every SLO with its budget left and what
+fires; one SLO's spec and warnings; one SLO's budget, burn rate per alert window, forecast
+and the explanation of each alert condition.
 ``rules`` works offline and prints one Prometheus rule file (Sloth's names and labels, with
 reliant's exact-count period SLI). ``import`` converts Sloth and OpenSLO files to reliant
 documents and applies them on the server (kind SLO only, nothing pruned); ``--dry-run``
@@ -16,20 +19,176 @@ import json
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import quote
 
-from reliant.cli._client import Client, CommandError, add_connection_args, run_command
+from reliant.cli._client import (
+    Client,
+    CommandError,
+    add_connection_args,
+    add_output_arg,
+    render,
+    run_command,
+)
 
 #: Exit code for files that cannot be read, validated or converted.
 INVALID = 2
 
 
 def register(subparsers: Any) -> None:
-    """Add the ``slo`` noun with the verbs ``rules`` and ``import``."""
-    noun = subparsers.add_parser("slo", help="service level objectives: Prometheus rules, import")
+    """Add the ``slo`` noun with the verbs ``list``, ``get``, ``status``, ``rules``, ``import``."""
+    noun = subparsers.add_parser(
+        "slo", help="service level objectives: status, Prometheus rules, import"
+    )
     verbs = noun.add_subparsers(title="verbs", metavar="VERB")
     noun.set_defaults(run=lambda a: noun.print_help(sys.stderr) or 2)
+    _add_reads(verbs)
     _add_rules(verbs)
     _add_import(verbs)
+
+
+def _add_reads(verbs: Any) -> None:
+    listing = verbs.add_parser("list", help="every SLO with its budget left and what fires")
+    listing.add_argument("--service", default=None, help="only this service's SLOs")
+    get = verbs.add_parser("get", help="one SLO's spec, warnings and latest evaluation")
+    get.add_argument("name")
+    status = verbs.add_parser(
+        "status", help="one SLO's budget, burn rate per window, forecast and explanation"
+    )
+    status.add_argument("name")
+    for parser, fn in ((listing, _list), (get, _get), (status, _status)):
+        add_connection_args(parser)
+        add_output_arg(parser)
+        parser.set_defaults(run=lambda a, fn=fn: run_command(fn, a))
+
+
+def _slo_path(name: str, suffix: str = "") -> str:
+    return f"/api/v1/slos/{quote(name, safe='')}{suffix}"
+
+
+def _percent(value: float | None) -> str | None:
+    return None if value is None else f"{value * 100:.2f}%"
+
+
+def _rate(value: float | None) -> str | None:
+    return None if value is None else f"{value:.2f}x"
+
+
+def _list(args: argparse.Namespace) -> int:
+    client = Client.from_args(args)
+    try:
+        items = client.items("/api/v1/slos", {"service": args.service} if args.service else {})
+    finally:
+        client.close()
+    if args.output != "table":
+        render(items, args.output)
+        return 0
+    rows = []
+    for slo in items:
+        spec, status = slo["spec"], slo["status"] or {}
+        window = spec["window"].get("rolling") or spec["window"].get("calendar")
+        rows.append(
+            {
+                "name": slo["name"],
+                "service": slo["service"],
+                "objective": f"{spec['objective']}%",
+                "window": window,
+                "budget_left": _percent(status.get("budget_remaining")),
+                "firing": status.get("firing") or None,
+                "warnings": len(slo["warnings"]) or None,
+            }
+        )
+    render(rows, "table", list(rows[0]) if rows else None)
+    return 0
+
+
+def _get(args: argparse.Namespace) -> int:
+    client = Client.from_args(args)
+    try:
+        slo = client.get(_slo_path(args.name))
+    finally:
+        client.close()
+    if args.output != "table":
+        render(slo, args.output)
+        return 0
+    import yaml
+
+    print(f"SLO {slo['name']} of {slo['service']} (managed by {slo['managed_by']})")
+    sys.stdout.write(yaml.safe_dump(slo["spec"], sort_keys=False, default_flow_style=False))
+    for warning in slo["warnings"]:
+        print(f"warning [{warning['code']}]: {warning['message']}")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    client = Client.from_args(args)
+    try:
+        status = client.get(_slo_path(args.name, "/status"))
+    finally:
+        client.close()
+    if args.output != "table":
+        render(status, args.output)
+        return 0
+    print("\n".join(status_lines(status)))
+    return 0
+
+
+def status_lines(status: dict[str, Any]) -> list[str]:
+    """An SLO's status as text: budget, counts, the windows' burn rates, conditions, forecast."""
+    head = f"SLO {status['name']} of {status['service']}: objective {status['objective']}%"
+    if not status["evaluated"]:
+        return [head, f"not evaluated: {status['reason']}"]
+    budget, counts = status["budget"], status["counts"]
+    if budget["left"] >= 0:
+        left = (
+            f"{budget['left']:g} of {budget['allowed']:g} bad {budget['unit']}; about "
+            f"{budget['minutes_left']:.0f} minutes of total outage"
+        )
+    else:
+        left = (
+            f"overspent by {-budget['left']:g} bad {budget['unit']}; {budget['allowed']:g} allowed"
+        )
+    lines = [
+        head + f", {status['sli']} SLI, {status['budgeting']} budgeting",
+        f"budget left: {_percent(budget['remaining'])} ({left})"
+        + (" - EXHAUSTED" if budget["exhausted"] else ""),
+        f"period so far: {counts['good']} good of {counts['total']}",
+        "",
+    ]
+    rows = [
+        {
+            "window": w["window"],
+            "events": w["total"],
+            "error_ratio": _percent(w["error_ratio"]),
+            "burn_rate": _rate(w["burn_rate"]),
+        }
+        for w in status["windows"]
+    ]
+    lines += [*_table(rows), ""]
+    conditions = [
+        {
+            "severity": c["severity"],
+            "windows": f"{c['long']}/{c['short']}",
+            "threshold": _rate(c["burn_rate"]),
+            "long": _rate(c["long_burn_rate"]),
+            "short": _rate(c["short_burn_rate"]),
+            "firing": "FIRING" if c["firing"] else ("never fires" if not c["can_fire"] else "no"),
+        }
+        for c in status["conditions"]
+    ]
+    lines += _table(conditions)
+    explanation = status.get("explanation") or {}
+    said = [explanation[k] for k in ("budget", "burn_rate", "forecast") if k in explanation]
+    lines += ["", *said]
+    lines += [f"warning [{w['code']}]: {w['message']}" for w in status["warnings"]]
+    return lines
+
+
+def _table(rows: list[dict[str, Any]]) -> list[str]:
+    import io
+
+    out = io.StringIO()
+    render(rows, "table", list(rows[0]) if rows else None, out=out)
+    return out.getvalue().rstrip("\n").split("\n")
 
 
 def _add_period(parser: argparse.ArgumentParser) -> None:
