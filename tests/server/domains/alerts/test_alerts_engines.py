@@ -8,6 +8,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -184,3 +185,120 @@ def test_alertmanager_webhook_delivers_firing_and_resolved(
         firing[0]["labels"],
     )
     assert [firing[0]["fingerprint"]] == [a["fingerprint"] for a in resolved]
+
+
+SLO_DOCUMENT = """\
+apiVersion: reliant.dev/v1
+kind: SLO
+metadata: {name: availability}
+spec:
+  service: checkout
+  objective: 99.9
+  sli: {ratio: {operation: charge}}
+"""
+
+
+def test_prometheus_evaluates_generated_rules_and_alertmanager_pages_reliant(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    """The whole Prometheus path: a real service instrumented with the SDK loses its
+    dependency; a real Prometheus scrapes it and evaluates the rules `reliant slo rules`
+    wrote for the SLO; the page burn-rate alert goes to a real Alertmanager, whose webhook
+    delivers it to reliant with Sloth's labels."""
+    (tmp_path / "reliant.yaml").write_text(SLO_DOCUMENT)
+    rules = subprocess.run(
+        [sys.executable, "-m", "reliant", "slo", "rules", str(tmp_path / "reliant.yaml")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=DEADLINE,
+    ).stdout
+    (tmp_path / "rules.yml").write_text(rules)
+    service_port, manager_port, prometheus_port = free_port(), free_port(), free_port()
+    service = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("instrumented_service.py")),
+            str(service_port),
+        ]
+    )
+    token = ingest_token(server)
+    (tmp_path / "alertmanager.yml").write_text(
+        "route: {receiver: reliant, group_by: [sloth_id, severity], group_wait: 1s,"
+        " group_interval: 1s}\n"
+        "receivers:\n- name: reliant\n  webhook_configs:\n"
+        f"  - url: {server.url}/api/v1/alertmanager/webhook\n"
+        f"    http_config: {{authorization: {{credentials: {token}}}}}\n"
+    )
+    (tmp_path / "prometheus.yml").write_text(
+        "global: {evaluation_interval: 1s, scrape_interval: 1s}\n"
+        "rule_files: [rules.yml]\n"
+        "scrape_configs:\n- job_name: checkout\n"
+        f"  static_configs: [{{targets: ['127.0.0.1:{service_port}'],"
+        " labels: {service: checkout}}]\n"
+        "alerting:\n  alertmanagers:\n"
+        f"  - static_configs: [{{targets: ['127.0.0.1:{manager_port}']}}]\n"
+    )
+    engines: list[Engine] = []
+    try:
+        wait_for(
+            lambda: "reliant_calls_total" in _metrics(service_port),
+            "the service's metrics",
+            DEADLINE,
+        )
+        engines.append(
+            Engine(
+                [
+                    "prometheus-alertmanager",
+                    f"--config.file={tmp_path / 'alertmanager.yml'}",
+                    f"--storage.path={tmp_path / 'am'}",
+                    f"--web.listen-address=127.0.0.1:{manager_port}",
+                    "--cluster.listen-address=",
+                ],
+                manager_port,
+                tmp_path / "alertmanager.log",
+            )
+        )
+        engines.append(
+            Engine(
+                [
+                    "prometheus",
+                    f"--config.file={tmp_path / 'prometheus.yml'}",
+                    f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                    f"--web.listen-address=127.0.0.1:{prometheus_port}",
+                    "--rules.alert.resend-delay=1s",
+                ],
+                prometheus_port,
+                tmp_path / "prometheus.log",
+            )
+        )
+        pages = wait_for(
+            lambda: [
+                a
+                for a in alerts_of(server, "SLOErrorBudgetBurn")
+                if a["labels"]["severity"] == "page"
+            ],
+            "the page from Alertmanager",
+            DEADLINE * 2,
+        )
+    finally:
+        for engine in reversed(engines):
+            engine.stop()
+        service.terminate()
+        service.wait(timeout=20)
+    page = pages[0]
+    assert ("firing", "alertmanager") == (page["state"], page["source"])
+    assert {
+        "alertname": "SLOErrorBudgetBurn",
+        "severity": "page",
+        "sloth_id": "checkout-availability",
+        "sloth_service": "checkout",
+        "sloth_slo": "availability",
+    }.items() <= page["labels"].items()
+
+
+def _metrics(port: int) -> str:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1).text
+    except httpx.HTTPError:
+        return ""
