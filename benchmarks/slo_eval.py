@@ -76,8 +76,8 @@ def _slis(operation: str) -> list[dict[str, Any]]:
 
 def _buckets(cycles: int, every: int) -> list[int]:
     """The buckets a steady cycle reads (one in ``every``), and the sparse rest of the period."""
-    from reliant.server.domains.slo.budget import WORKBOOK_WINDOWS
     from reliant.server.domains.slo.counting import SETTLE
+    from reliant.spec.slo_budget import WORKBOOK_WINDOWS
 
     last = NOW + 30 * cycles
     lengths = {int(w) for _, long, short, _ in WORKBOOK_WINDOWS for w in (long, short)}

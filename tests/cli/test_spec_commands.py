@@ -76,3 +76,19 @@ def test_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Non
         f"{tmp_path}/nope.yaml: no such file or directory"
         == capsys.readouterr().err.splitlines()[0]
     )
+
+
+def test_validate_warns_about_slos_that_cannot_alert(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A valid SLO whose page alert can never fire: OK (exit 0), and a warning on stderr
+    naming the file, line, SLO and warning code."""
+    path = tmp_path / "reliant.yaml"
+    path.write_text(
+        "apiVersion: reliant.dev/v1\nkind: SLO\nmetadata: {name: low}\nspec:\n"
+        "  service: checkout\n  objective: 90\n  sli: {ratio: {operation: charge}}\n"
+    )
+    assert 0 == main(["validate", str(path)])
+    out, err = capsys.readouterr()
+    assert "OK: 1 document (1 SLO)\n" == out
+    assert err.startswith(f"{path}:1: SLO low: warning [never_fires]: page 1h/5m: burn rate 14.4")

@@ -144,7 +144,26 @@ def _validate(args: argparse.Namespace) -> int:
     listing = ", ".join(f"{n} {kind}" for kind, n in kinds.items())
     plural = "" if len(documents) == 1 else "s"
     print(f"OK: {len(documents)} document{plural}" + (f" ({listing})" if listing else ""))
+    for line in warnings_of(documents):
+        print(line, file=sys.stderr)
     return 0
+
+
+def warnings_of(documents: list[Any]) -> list[str]:
+    """Valid but probably unmeant: an SLO alert that can never fire, an absurd budget, ...
+
+    One line per warning, prefixed with where the document is (``file:line: ``).
+    """
+    from reliant.spec.models import SLOSpec
+    from reliant.spec.slo_plan import warning_lines
+
+    lines = []
+    for doc in documents:
+        if doc.kind == "SLO":
+            where = f"{doc.location}: " if doc.location else ""
+            spec = SLOSpec.model_validate(doc.spec)
+            lines += [where + line for line in warning_lines(doc.name, spec)]
+    return lines
 
 
 def _body(args: argparse.Namespace, documents: list[Any]) -> dict[str, Any]:

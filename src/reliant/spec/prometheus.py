@@ -36,21 +36,9 @@ from reliant._core.durations import parse_duration
 from reliant.spec.documents import Document
 from reliant.spec.load import SpecError
 from reliant.spec.models import API_VERSION, SLOSpec
+from reliant.spec.slo_budget import CALENDAR_NOMINAL, DAY, HOUR, WORKBOOK_WINDOWS
+from reliant.spec.slo_plan import DEFAULT_ALERT_NAME
 
-HOUR = 3600.0
-DAY = 86400.0
-#: The workbook's conditions: severity, long window, short window, budget percent spent in
-#: the long window when it fires (14.4/6/3/1 over 30 days); the server uses the same.
-WORKBOOK_WINDOWS: tuple[tuple[str, float, float, float], ...] = (
-    ("page", HOUR, 300.0, 2.0),
-    ("page", 6 * HOUR, 1800.0, 5.0),
-    ("ticket", DAY, 2 * HOUR, 10.0),
-    ("ticket", 3 * DAY, 6 * HOUR, 10.0),
-)
-#: Calendar periods as rolling ranges: Prometheus has no calendar-aligned range.
-CALENDAR_NOMINAL = {"week": 7 * DAY, "month": 30 * DAY}
-#: The alert name of both alerts unless ``alerting.labels`` sets ``alertname`` (as the server).
-DEFAULT_ALERT_NAME = "SLOErrorBudgetBurn"
 #: The SDK's metric name prefix (``reliant.telemetry.prometheus.instrument(namespace=)``).
 DEFAULT_NAMESPACE = "reliant"
 #: The label naming the service on the SDK's metrics, added by the scrape configuration.

@@ -36,7 +36,8 @@ from reliant._core.durations import parse_duration
 from reliant.spec._yaml import Loc, line_of, render
 from reliant.spec.documents import Document, Location
 from reliant.spec.load import SpecError, validate
-from reliant.spec.prometheus import WORKBOOK_WINDOWS, burn_rate_factor, prom_duration
+from reliant.spec.prometheus import burn_rate_factor, prom_duration
+from reliant.spec.slo_budget import WORKBOOK_WINDOWS
 
 #: The ``version`` of a Sloth SLO file.
 VERSION = "prometheus/v1"

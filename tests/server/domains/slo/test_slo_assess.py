@@ -7,9 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from slo_helpers import slo
 
-from reliant.server.domains.slo import budget as b
 from reliant.server.domains.slo import compile_plan
 from reliant.server.domains.slo.assess import Counted, assess, judge_slices, slice_range
+from reliant.spec import slo_budget as b
 from reliant.spec.models import SLOSpec
 
 DAY = 86400.0

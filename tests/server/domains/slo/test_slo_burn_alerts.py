@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from slo_helpers import T0, Reports, evaluate, events, push, put, slo, status, steady
 
-from reliant.server.domains.slo import budget
 from reliant.server.domains.slo.jobs import EVALUATION_INTERVAL
+from reliant.spec import slo_budget as budget
 
 HOUR = 3600
 

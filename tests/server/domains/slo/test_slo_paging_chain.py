@@ -20,8 +20,8 @@ from slo_helpers import T0, push, put, slo, steady
 from reliant.server.domains.alerts.jobs import DISPATCH_INTERVAL
 from reliant.server.domains.notify import SECRET_KEY_ENV
 from reliant.server.domains.notify.jobs import DELIVERY_INTERVAL
-from reliant.server.domains.slo import budget
 from reliant.server.domains.slo.jobs import EVALUATION_INTERVAL
+from reliant.spec import slo_budget as budget
 from reliant.testing import VirtualClock
 
 HOUR = 3600

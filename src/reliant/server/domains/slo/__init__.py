@@ -13,10 +13,8 @@ runs one evaluation cycle (the ``slo.evaluate`` job does it every 30 s); ``warni
 gives ``reliant validate``'s lines for an SLO document.
 """
 
-from reliant.server.domains.slo.budget import SLOWarning
 from reliant.server.domains.slo.cycle import Cycle, alerts_reporter
 from reliant.server.domains.slo.cycle import run_cycle as evaluate_all
-from reliant.server.domains.slo.plan import DEFAULT_ALERT_NAME, Plan, compile_plan, warning_lines
 from reliant.server.domains.slo.service import (
     MANAGED_BY_API,
     MANAGED_BY_SPEC,
@@ -29,6 +27,8 @@ from reliant.server.domains.slo.service import get as get_slo
 from reliant.server.domains.slo.service import page as list_slos
 from reliant.server.domains.slo.service import status as slo_status
 from reliant.server.domains.slo.spec import SLOHandler
+from reliant.spec.slo_budget import SLOWarning
+from reliant.spec.slo_plan import DEFAULT_ALERT_NAME, Plan, compile_plan, warning_lines
 
 #: The ``SLO`` kind's handler for the apply engine.
 SPEC_HANDLER = SLOHandler()

@@ -9,9 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from reliant.server.domains.slo import history, schemas, service
-from reliant.server.domains.slo.plan import PROMQL_REASON
 from reliant.server.http import Operator, Problem, Viewer, decode_cursor, encode_cursor
 from reliant.spec.models import NAME_HINT, NAME_PATTERN, SLOSpec
+from reliant.spec.slo_plan import PROMQL_REASON
 
 router = APIRouter(prefix="/api/v1", tags=["slos"])
 

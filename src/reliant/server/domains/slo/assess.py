@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from reliant.server.domains.slo import budget as math_
-from reliant.server.domains.slo.plan import Plan
+from reliant.spec import slo_budget as math_
+from reliant.spec.slo_plan import Plan
 
 SEVERITIES: tuple[math_.Severity, ...] = ("page", "ticket")
 

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from reliant.server.domains.slo import explain, snapshots
 from reliant.server.domains.slo.assess import SEVERITIES, Assessment
 from reliant.server.domains.slo.evaluate import Counter, PlanCache, Skipped, assess_all
-from reliant.server.domains.slo.plan import PROMQL_REASON, Plan
 from reliant.server.events import NewEvent, Severity, append_many
+from reliant.spec.slo_plan import PROMQL_REASON, Plan
 
 log = logging.getLogger("reliant.server.slo")
 

@@ -19,7 +19,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reliant.server.domains import telemetry
-from reliant.server.domains.slo import budget as math_
 from reliant.server.domains.slo.assess import (
     Assessment,
     Counted,
@@ -31,8 +30,9 @@ from reliant.server.domains.slo.assess import (
 )
 from reliant.server.domains.slo.counting import SliceSums, Windows, WindowSums
 from reliant.server.domains.slo.models import SLORow
-from reliant.server.domains.slo.plan import Plan, compile_plan
+from reliant.spec import slo_budget as math_
 from reliant.spec.models import SLOSpec
+from reliant.spec.slo_plan import Plan, compile_plan
 
 #: Specs read per statement when the plan cache is refreshed.
 SPEC_CHUNK = 500

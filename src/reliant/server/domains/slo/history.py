@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from reliant.server.domains import telemetry
-from reliant.server.domains.slo import budget as math_
 from reliant.server.domains.slo import explain
 from reliant.server.domains.slo.assess import Counted, assess, good_total, slice_range
 from reliant.server.domains.slo.evaluate import picks
-from reliant.server.domains.slo.plan import Plan
+from reliant.spec import slo_budget as math_
+from reliant.spec.slo_plan import Plan
 
 #: Most points a history may have.
 MAX_POINTS = 1440

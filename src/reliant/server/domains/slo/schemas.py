@@ -8,10 +8,10 @@ from pydantic import BaseModel, Field
 
 from reliant.server.domains.slo import explain
 from reliant.server.domains.slo.assess import Assessment, Condition
-from reliant.server.domains.slo.budget import SLOWarning
 from reliant.server.domains.slo.models import SLOStatusRow
 from reliant.server.domains.slo.service import SLORecord, Status
 from reliant.spec.models import SLOSpec
+from reliant.spec.slo_budget import SLOWarning
 
 Severity = Literal["page", "ticket"]
 

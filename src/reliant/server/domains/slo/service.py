@@ -16,14 +16,14 @@ from sqlalchemy.orm import Session
 
 from reliant.server.db.text import unstorable
 from reliant.server.domains import telemetry
-from reliant.server.domains.slo import budget as math_
 from reliant.server.domains.slo import cycle, history, snapshots
 from reliant.server.domains.slo.assess import Assessment
 from reliant.server.domains.slo.evaluate import count
 from reliant.server.domains.slo.models import SLORow, SLOStatusRow
-from reliant.server.domains.slo.plan import PROMQL_REASON, Plan, compile_plan
 from reliant.server.events import Severity
+from reliant.spec import slo_budget as math_
 from reliant.spec.models import SLOSpec
+from reliant.spec.slo_plan import PROMQL_REASON, Plan, compile_plan
 
 #: ``managed_by`` of SLOs written through the REST API.
 MANAGED_BY_API = "api"

@@ -13,11 +13,11 @@ from typing import Any
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
-from reliant.server.domains.slo import budget as math_
 from reliant.server.domains.slo.assess import Assessment, Counted, assess
 from reliant.server.domains.slo.evaluate import Skipped
 from reliant.server.domains.slo.models import SLORow, SLOStatusRow
-from reliant.server.domains.slo.plan import Plan
+from reliant.spec import slo_budget as math_
+from reliant.spec.slo_plan import Plan
 
 #: Rows per upsert statement on PostgreSQL.
 CHUNK = 5000

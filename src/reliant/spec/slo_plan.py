@@ -9,7 +9,7 @@ from typing import Literal
 
 from reliant._core.durations import parse_duration
 from reliant.agent.protocol import LATENCY_BOUNDS
-from reliant.server.domains.slo import budget as math_
+from reliant.spec import slo_budget as math_
 from reliant.spec.models import SLOSpec
 
 #: The alert name of both burn-rate alerts of an SLO (``severity`` tells them apart), unless

@@ -9,11 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from slo_helpers import slo
 
-from reliant.server.domains.slo import budget as b
-from reliant.server.domains.slo import warning_lines
+from reliant.spec import slo_budget as b
 from reliant.spec.models import SLOSpec
+from reliant.spec.slo_plan import warning_lines
 
 DAY = 86400.0
 HOUR = 3600.0
@@ -340,7 +339,8 @@ def test_human_window_names() -> None:
 
 def test_validate_lines_name_the_slo_and_the_warning() -> None:
     """reliant validate's lines for an SLO document: one per warning, with its code."""
-    assert [] == warning_lines("fine", SLOSpec.model_validate(slo()))
-    lines = warning_lines("low", SLOSpec.model_validate(slo(objective=90)))
+    spec = {"service": "checkout", "objective": 99.9, "sli": {"ratio": {"operation": "charge"}}}
+    assert [] == warning_lines("fine", SLOSpec.model_validate(spec))
+    lines = warning_lines("low", SLOSpec.model_validate({**spec, "objective": 90}))
     assert 1 == len(lines)
     assert lines[0].startswith("SLO low: warning [never_fires]: page 1h/5m: burn rate 14.4")
