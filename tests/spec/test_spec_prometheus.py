@@ -208,10 +208,17 @@ def test_latency_sli_uses_the_histogram_bucket_of_the_threshold() -> None:
     assert 'le="0.25"' in rules(sli=quarter)["sloth-slo-sli-recordings-shop-checkout"][0]["expr"]
 
 
-def test_latency_sli_of_some_outcomes_is_refused() -> None:
-    """The SDK's histogram has no outcome label: the field is named, with the fix."""
-    with pytest.raises(RuleError, match=r"^spec\.sli\.latency\.outcomes: .*has no outcome label"):
-        slo_groups("checkout", spec(sli={"latency": {"operation": "pay", "threshold": "1s"}}))
+def test_latency_sli_of_some_outcomes_selects_them() -> None:
+    """Counting only successful calls selects them on the histogram's outcome label."""
+    [sli, *_] = slo_groups(
+        "checkout", spec(sli={"latency": {"operation": "pay", "threshold": "1s"}})
+    )
+    expr = sli.rules[0].body["expr"]
+    selector = '{service="shop",policy="pay",outcome=~"success"'
+    assert (2, 1) == (
+        expr.count(f"reliant_call_duration_seconds_count{selector}}}"),
+        expr.count(f'reliant_call_duration_seconds_bucket{selector},le=~"1|1.0"}}'),
+    )
 
 
 def test_period_rule_is_the_exact_count_of_the_period() -> None:

@@ -117,12 +117,12 @@ def test_duration_histogram_observes_virtual_durations(
 
     run(policy, mode, quarter, clock)
     run(policy, mode, quarter, clock)
-    labels = {"policy": "db"}
+    labels = {"policy": "db", "outcome": "success"}
     assert 2.0 == registry.get_sample_value("reliant_call_duration_seconds_count", labels)
     assert 0.5 == registry.get_sample_value("reliant_call_duration_seconds_sum", labels)
-    bucket = {"policy": "db", "le": "0.25"}
+    bucket = {**labels, "le": "0.25"}
     assert 2.0 == registry.get_sample_value("reliant_call_duration_seconds_bucket", bucket)
-    below = {"policy": "db", "le": "0.1"}
+    below = {**labels, "le": "0.1"}
     assert 0.0 == registry.get_sample_value("reliant_call_duration_seconds_bucket", below)
 
 
@@ -194,7 +194,7 @@ def test_wraps_a_pipeline_and_keeps_its_name(registry: CollectorRegistry, mode: 
     assert "ok" == run(metered(pipeline), mode, flaky, clock)
     assert 1.0 == calls(registry, "checkout", "success")
     assert None is calls(registry, "checkout", "failure")
-    labels = {"policy": "checkout"}
+    labels = {"policy": "checkout", "outcome": "success"}
     assert 0.5 == registry.get_sample_value("reliant_call_duration_seconds_sum", labels)
 
 
@@ -268,6 +268,9 @@ def test_opentelemetry_records_calls_and_durations(mode: str) -> None:
                     found[f"{metric.name}{sorted((point.attributes or {}).items())}"] = point
     success = found["reliant.calls[('outcome', 'success'), ('policy', 'otel-svc')]"]
     failure = found["reliant.calls[('outcome', 'failure'), ('policy', 'otel-svc')]"]
-    duration = found["reliant.call.duration[('policy', 'otel-svc')]"]
+    durations = [
+        found[f"reliant.call.duration[('outcome', '{outcome}'), ('policy', 'otel-svc')]"]
+        for outcome in ("success", "failure")
+    ]
     assert (1, 1) == (success.value, failure.value)
-    assert (2, 0.25) == (duration.count, duration.sum)
+    assert ([1, 1], 0.25) == ([d.count for d in durations], sum(d.sum for d in durations))

@@ -241,9 +241,8 @@ def _selector(labels: dict[str, str]) -> str:
 def sli_queries(spec: SLOSpec, options: RuleOptions) -> tuple[str, str]:
     """The SLI's bad-events and all-events queries, with Sloth's ``{{.window}}`` placeholder.
 
-    Raises:
-        RuleError: a latency SLI that counts only some outcomes (the SDK's duration
-            histogram has no ``outcome`` label).
+    A latency SLI counting only some outcomes selects them on the duration histogram's
+    ``outcome`` label.
     """
     sli = spec.sli
     if sli.prometheus is not None:
@@ -263,14 +262,9 @@ def sli_queries(spec: SLOSpec, options: RuleOptions) -> tuple[str, str]:
         return f"{bad} or vector(0)", total
     assert sli.latency is not None
     latency = sli.latency
-    if set(latency.outcomes) != set(OUTCOMES):
-        raise RuleError(
-            "spec.sli.latency.outcomes",
-            f"the SDK's {prefix}call_duration_seconds histogram has no outcome label, so "
-            f"Prometheus cannot count only {', '.join(latency.outcomes)} calls; count every "
-            f"outcome (outcomes: [{', '.join(OUTCOMES)}]) or use a prometheus SLI",
-        )
     match = f"{options.service_label}={_string(spec.service)},policy={_string(latency.operation)}"
+    if set(latency.outcomes) != set(OUTCOMES):
+        match += f',outcome=~"{"|".join(sorted(set(latency.outcomes)))}"'
     seconds = parse_duration(latency.threshold, option="threshold")
     bound = repr(float(seconds))
     # prometheus_client writes le="1.0"; Prometheus 3 normalises it to le="1".

@@ -73,8 +73,8 @@ CALL_DURATION = _m(
     "call.duration",
     "histogram",
     "s",
-    "policy",
-    "Duration of calls through a metered() policy, whatever their outcome.",
+    "policy outcome",
+    "Duration of calls through a metered() policy, by outcome (as reliant_calls_total).",
 )
 BREAKER_CALLS = _m(
     "circuit_breaker_calls",
@@ -329,10 +329,9 @@ class Translator:
 
     def _call_completed(self, event: Event) -> None:
         attributes = event.attributes
-        self._recorder.add(CALLS, (event.policy, str(attributes.get("outcome", "success"))))
-        self._recorder.observe(
-            CALL_DURATION, (event.policy,), float(attributes.get("duration", 0.0))
-        )
+        labels = (event.policy, str(attributes.get("outcome", "success")))
+        self._recorder.add(CALLS, labels)
+        self._recorder.observe(CALL_DURATION, labels, float(attributes.get("duration", 0.0)))
 
     def _seen(self, policy: str) -> None:
         # A breaker first heard of through a call outcome is in the state it starts in.
