@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.Column("firing", sa.String(length=32), nullable=False),
         sa.Column("exhausted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_slo_status")),
+        postgresql_with={"fillfactor": 50},
     )
 
 
