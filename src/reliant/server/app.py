@@ -41,6 +41,9 @@ ROUTER_MODULES: tuple[str, ...] = (
     "reliant.server.web.views",
     "reliant.server.web.admin",
     "reliant.server.domains.catalog.views",
+    "reliant.server.domains.slo.views",
+    "reliant.server.domains.alerts.views",
+    "reliant.server.domains.notify.views",
 )
 #: Modules exposing ``jobs(settings) -> list[Job]``; a new domain adds its jobs module here.
 JOB_MODULES: tuple[str, ...] = (

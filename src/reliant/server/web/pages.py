@@ -27,7 +27,11 @@ from reliant.server.web.templating import render_template
 NAV: tuple[tuple[str, str, str, Role], ...] = (
     ("overview", "Overview", "/", Role.VIEWER),
     ("services", "Services", "/services", Role.VIEWER),
+    ("slos", "SLOs", "/slos", Role.VIEWER),
+    ("alerts", "Alerts", "/alerts", Role.VIEWER),
+    ("silences", "Silences", "/silences", Role.VIEWER),
     ("events", "Events", "/events", Role.VIEWER),
+    ("notifications", "Notifications", "/notifications", Role.VIEWER),
     ("audit", "Audit", "/audit", Role.ADMIN),
     ("tokens", "Tokens", "/tokens", Role.ADMIN),
     ("jobs", "Jobs", "/jobs", Role.VIEWER),
