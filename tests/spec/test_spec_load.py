@@ -102,7 +102,8 @@ def test_unknown_kind_lists_the_known_ones(tmp_path: Path) -> None:
     text = SERVICE.format(name="web").replace("kind: Service", "kind: Servise")
     assert [
         "reliant.yaml:2: kind: unknown kind 'Servise'; did you mean 'Service'? "
-        "(known kinds: Service, Policy, SLO, AlertRoute)"
+        "(known kinds: Service, Policy, SLO, AlertRoute, Schedule, EscalationPolicy, "
+        "IncidentRule)"
     ] == problems(tmp_path, text)
 
 
@@ -110,7 +111,8 @@ def test_missing_kind_and_non_mapping_documents(tmp_path: Path) -> None:
     """A document without kind, or not a mapping at all, says what a document is."""
     text = "apiVersion: reliant.dev/v1\nmetadata: {name: x}\n---\n- a list\n"
     assert [
-        "reliant.yaml:1: missing required key 'kind' (one of: Service, Policy, SLO, AlertRoute)",
+        "reliant.yaml:1: missing required key 'kind' (one of: Service, Policy, SLO, AlertRoute, "
+        "Schedule, EscalationPolicy, IncidentRule)",
         "reliant.yaml:4: a document is a mapping with apiVersion, kind, metadata and spec, "
         "not list",
     ] == problems(tmp_path, text)
@@ -186,7 +188,9 @@ def test_every_file_is_checked_before_failing(tmp_path: Path) -> None:
     (tmp_path / "b.yaml").write_text(SERVICE.format(name="ok") + "---\n" + "kind: [x]\n")
     with pytest.raises(SpecError) as caught:
         load_paths([tmp_path])
-    known = "(known kinds: Service, Policy, SLO, AlertRoute)"
+    known = (
+        "(known kinds: Service, Policy, SLO, AlertRoute, Schedule, EscalationPolicy, IncidentRule)"
+    )
     assert [
         f"{tmp_path}/a.yaml:1: kind: unknown kind 'Nope' {known}",
         f"{tmp_path}/b.yaml:8: kind: unknown kind ['x'] {known}",

@@ -28,6 +28,8 @@ COMMANDS = (
     "reliant.cli.slo",
     "reliant.cli.alerts",
     "reliant.cli.receivers",
+    "reliant.cli.oncall",
+    "reliant.cli.incidents",
 )
 
 

@@ -37,6 +37,9 @@ ROUTER_MODULES: tuple[str, ...] = (
     "reliant.server.domains.alerts.api",
     "reliant.server.domains.slo.api",
     "reliant.server.domains.notify.api",
+    "reliant.server.domains.incidents.api",
+    "reliant.server.domains.oncall.api",
+    "reliant.server.domains.oncall.views",
     "reliant.server.web.login",
     "reliant.server.web.views",
     "reliant.server.web.admin",
@@ -52,6 +55,8 @@ JOB_MODULES: tuple[str, ...] = (
     "reliant.server.domains.alerts.jobs",
     "reliant.server.domains.slo.jobs",
     "reliant.server.domains.notify.jobs",
+    "reliant.server.domains.incidents.jobs",
+    "reliant.server.domains.oncall.jobs",
 )
 BOOTSTRAP_TOKEN_NAME = "bootstrap-admin"
 

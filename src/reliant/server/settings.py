@@ -40,6 +40,9 @@ class Settings:
         max_body_bytes: request bodies over this size are refused with 413.
         run_jobs: start the leader-elected background jobs with the app.
         secure_cookies: mark web cookies ``Secure`` (browsers treat loopback as secure).
+        external_url: the URL people reach this server at (``https://reliant.example``),
+            for links in notifications; empty means ``http://<host>:<port>``
+            (see :attr:`public_url`).
         now: wall clock in epoch seconds; tests inject a virtual one.
     """
 
@@ -54,6 +57,7 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     run_jobs: bool = True
     secure_cookies: bool = True
+    external_url: str = ""
     now: Callable[[], float] = field(default=time.time, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -65,6 +69,16 @@ class Settings:
             raise ValueError("Settings: bucket_seconds must be > 0")
         if self.lease_ttl <= 0:
             raise ValueError("Settings: lease_ttl must be > 0 seconds")
+        if self.external_url and not self.external_url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"Settings: external_url must start with http:// or https://, "
+                f"got {self.external_url!r}"
+            )
+
+    @property
+    def public_url(self) -> str:
+        """Where people reach the server: ``external_url``, else ``http://<host>:<port>``."""
+        return self.external_url.rstrip("/") or f"http://{self.host}:{self.port}"
 
     @property
     def url(self) -> str:
@@ -89,6 +103,8 @@ class Settings:
             values["database_url"] = url
         if token := env.get("RELIANT_BOOTSTRAP_TOKEN"):
             values["bootstrap_token"] = token
+        if external := env.get("RELIANT_EXTERNAL_URL"):
+            values["external_url"] = external
         values.update({k: v for k, v in overrides.items() if v is not None})
         if isinstance(values.get("data_dir"), str):
             values["data_dir"] = Path(str(values["data_dir"]))

@@ -391,6 +391,266 @@ class AlertRouteSpec(_Spec):
         return data
 
 
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+#: Every weekday, in ISO order (Monday first).
+WEEKDAYS: tuple[Weekday, ...] = (
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+)
+_CLOCK = r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"
+
+
+def _every_weekday() -> list[Weekday]:
+    return list(WEEKDAYS)
+
+
+def _timezone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r} (use an IANA name such as Europe/Paris)"
+        ) from None
+    return value
+
+
+class Restriction(_Spec):
+    """A weekly window in which a rotation is active, in the schedule's local time.
+
+    Attributes:
+        weekdays: the days the window starts on (default every day).
+        start_time, end_time: ``HH:MM``; the end is exclusive (``24:00`` allowed). An end at
+            or before the start crosses midnight: ``18:00``–``09:00`` is a night.
+    """
+
+    weekdays: list[Weekday] = Field(default_factory=_every_weekday, min_length=1)
+    start_time: str = Field(default="00:00", pattern=_CLOCK)
+    end_time: str = Field(default="24:00", pattern=_CLOCK)
+
+    @model_validator(mode="after")
+    def _valid_window(self) -> Restriction:
+        if self.start_time == "24:00":
+            raise ValueError("start_time must be before 24:00")
+        if len(set(self.weekdays)) != len(self.weekdays):
+            raise ValueError("a weekday is listed twice")
+        return self
+
+
+class Rotation(_Spec):
+    """A layer of a schedule: members take turns, one shift each, from ``start`` on.
+
+    Attributes:
+        name: the layer's name, shown as the source of its shifts.
+        members: notify receivers, one per person (email, Slack or PagerDuty), in turn order.
+        start: the first hand-off, a local date-time in the schedule's zone
+            (``2027-01-04T09:00``); nobody is on call in this layer before it.
+        shift: how long each turn lasts (``12h``, ``1d``, ``7d``); hand-offs fall on the same
+            local time of day across daylight saving changes.
+        restrict: windows in which the layer is active (default: always).
+    """
+
+    name: str = Field(pattern=NAME_PATTERN)
+    members: list[str] = Field(min_length=1, max_length=100)
+    start: str = Field(max_length=40)
+    shift: Duration
+    restrict: list[Restriction] = Field(default_factory=list, max_length=50)
+
+    @field_validator("members")
+    @classmethod
+    def _member_names(cls, members: list[str]) -> list[str]:
+        import re
+
+        for member in members:
+            if not re.match(NAME_PATTERN, member):
+                raise ValueError(f"member {member!r} is not a receiver name ({NAME_HINT})")
+        return members
+
+    @field_validator("start")
+    @classmethod
+    def _local_start(cls, value: str) -> str:
+        import datetime as dt
+
+        try:
+            moment = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(
+                f"start {value!r} is not a date-time such as 2027-01-04T09:00"
+            ) from None
+        if moment.tzinfo is not None:
+            raise ValueError(
+                f"start {value!r} has a UTC offset: give the local time in the schedule's "
+                "timezone, e.g. 2027-01-04T09:00"
+            )
+        return value
+
+    @field_validator("shift")
+    @classmethod
+    def _shift_length(cls, value: str) -> str:
+        _duration(value, "shift", minimum=3600.0)
+        from reliant._core.durations import parse_duration
+
+        if parse_duration(value) > 366 * 86400.0:
+            raise ValueError(f"shift must be at most 366d, got {value!r}")
+        return value
+
+
+class ScheduleSpec(_Spec):
+    """An on-call schedule: rotations (layers) in a time zone; later layers win.
+
+    Attributes:
+        timezone: the IANA zone of the rotations' local times.
+        rotations: the layers, lowest first: where a later layer is active it wins
+            (PagerDuty's layers). Overrides, set through the API, win over every layer.
+    """
+
+    description: str = Field(default="", max_length=2000)
+    timezone: str = "UTC"
+    rotations: list[Rotation] = Field(min_length=1, max_length=20)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return _timezone(value)
+
+    @field_validator("rotations")
+    @classmethod
+    def _unique_names(cls, rotations: list[Rotation]) -> list[Rotation]:
+        seen: set[str] = set()
+        for rotation in rotations:
+            if rotation.name in seen:
+                raise ValueError(f"rotation {rotation.name!r} is listed twice")
+            seen.add(rotation.name)
+        return rotations
+
+
+class EscalationTarget(_Spec):
+    """Who a level notifies: the member on call in a schedule, or a receiver."""
+
+    schedule: str | None = Field(default=None, pattern=NAME_PATTERN)
+    receiver: str | None = Field(default=None, pattern=NAME_PATTERN)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> EscalationTarget:
+        if (self.schedule is None) == (self.receiver is None):
+            raise ValueError("give exactly one of schedule and receiver")
+        return self
+
+
+class EscalationLevel(_Spec):
+    """One step of an escalation: its targets, and how long to wait for an acknowledgement."""
+
+    targets: list[EscalationTarget] = Field(min_length=1, max_length=20)
+    timeout: Duration = "5m"
+
+    @field_validator("timeout")
+    @classmethod
+    def _at_least_a_minute(cls, value: str) -> str:
+        return _duration(value, "timeout", minimum=60.0)
+
+
+class EscalationPolicySpec(_Spec):
+    """Who is paged, in which order, until someone acknowledges.
+
+    Attributes:
+        levels: notified one after the other, each after the previous one's timeout.
+        repeat: times to run the levels again after the last one (0 to 5).
+        ack_timeout: an acknowledgement expires after this long; the page is triggered
+            again and escalation restarts at level 1 (default: never).
+        reopen_within: an alert firing again this soon after its page was resolved reopens
+            the same page, so a flapping alert makes one page.
+    """
+
+    description: str = Field(default="", max_length=2000)
+    levels: list[EscalationLevel] = Field(min_length=1, max_length=20)
+    repeat: int = Field(default=0, ge=0, le=5)
+    ack_timeout: Duration | None = None
+    reopen_within: Duration = "10m"
+
+    @field_validator("ack_timeout")
+    @classmethod
+    def _ack_timeout(cls, value: str | None) -> str | None:
+        return None if value is None else _duration(value, "ack_timeout", minimum=60.0)
+
+    @field_validator("reopen_within")
+    @classmethod
+    def _reopen_within(cls, value: str) -> str:
+        return _duration(value, "reopen_within", minimum=0.0)
+
+
+IncidentSeverity = Literal["SEV1", "SEV2", "SEV3", "SEV4", "SEV5"]
+
+
+class SeverityFromLabel(_Spec):
+    """An incident's severity read from one of the alert's labels.
+
+    Attributes:
+        label: the label to read (default ``severity``).
+        map: label value → severity, e.g. ``{page: SEV2, ticket: SEV4}``.
+        default: the severity of values the map lacks; without one, such alerts do not
+            match the rule.
+    """
+
+    label: str = Field(default="severity", min_length=1, max_length=200)
+    map: dict[str, IncidentSeverity] = Field(min_length=1, max_length=100)
+    default: IncidentSeverity | None = None
+
+
+class IncidentRuleSpec(_Spec):
+    """When firing alerts declare an incident, how severe it is, and which alerts share one.
+
+    Attributes:
+        matchers: Alertmanager matchers (``severity="page"``, ``service=~"payments|ledger"``),
+            all of which must hold.
+        severity: a fixed severity (``SEV1`` worst to ``SEV5``); or ``severity_from``.
+        severity_from: the severity from a label, through a map.
+        services: only alerts whose ``service`` label is one of these (default: any).
+        group_by: labels whose values name an incident: while one is open, alerts with the
+            same values attach to it instead of declaring another (default: service and
+            alertname; ``[]``: one open incident for every alert of the rule).
+        auto_resolve: when all its alerts have resolved, resolve the incident; ``false``
+            (the default) marks it mitigated and leaves the resolution to people.
+        title: the incident's title, ``{label}`` replaced by the alert's label values
+            (default: the alert's name and summary).
+        notify: notify receivers told of the incidents it declares.
+    """
+
+    description: str = Field(default="", max_length=2000)
+    matchers: list[str] = Field(min_length=1, max_length=50)
+    severity: IncidentSeverity | None = None
+    severity_from: SeverityFromLabel | None = None
+    services: list[Annotated[str, Field(pattern=NAME_PATTERN)]] = Field(
+        default_factory=list, max_length=100
+    )
+    group_by: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=lambda: ["service", "alertname"], max_length=20
+    )
+    auto_resolve: bool = False
+    title: str = Field(default="", max_length=500)
+    notify: list[Annotated[str, Field(pattern=NAME_PATTERN)]] = Field(
+        default_factory=list, max_length=20
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_unstorable_text(cls, data: Any) -> Any:
+        if not _storable(data):
+            raise ValueError("text may not hold NUL characters (\\u0000) or lone surrogates")
+        return data
+
+    @model_validator(mode="after")
+    def _one_severity(self) -> IncidentRuleSpec:
+        if (self.severity is None) == (self.severity_from is None):
+            raise ValueError("give exactly one of severity (e.g. SEV2) and severity_from")
+        return self
+
+
 class Metadata(_Spec):
     """An object's identity."""
 
@@ -403,4 +663,7 @@ KINDS: dict[str, type[_Spec]] = {
     "Policy": PolicySpec,
     "SLO": SLOSpec,
     "AlertRoute": AlertRouteSpec,
+    "Schedule": ScheduleSpec,
+    "EscalationPolicy": EscalationPolicySpec,
+    "IncidentRule": IncidentRuleSpec,
 }

@@ -26,6 +26,8 @@ MODEL_MODULES = (
     "reliant.server.domains.alerts.models",
     "reliant.server.domains.slo.models",
     "reliant.server.domains.notify.models",
+    "reliant.server.domains.incidents.models",
+    "reliant.server.domains.oncall.models",
 )
 #: Key of the PostgreSQL advisory lock held while migrating ("rlnt").
 MIGRATION_LOCK = 0x726C6E74

@@ -30,6 +30,8 @@ NAV: tuple[tuple[str, str, str, Role], ...] = (
     ("slos", "SLOs", "/slos", Role.VIEWER),
     ("alerts", "Alerts", "/alerts", Role.VIEWER),
     ("silences", "Silences", "/silences", Role.VIEWER),
+    ("oncall", "On call", "/oncall", Role.VIEWER),
+    ("pages", "Pages", "/pages", Role.VIEWER),
     ("events", "Events", "/events", Role.VIEWER),
     ("notifications", "Notifications", "/notifications", Role.VIEWER),
     ("audit", "Audit", "/audit", Role.ADMIN),

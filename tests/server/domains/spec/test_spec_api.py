@@ -61,7 +61,15 @@ def test_apply_creates_everything_then_nothing(client: TestClient) -> None:
         "updated": 0,
         "deleted": 0,
         "prune": False,
-        "kinds": ["Service", "Policy", "SLO", "AlertRoute"],
+        "kinds": [
+            "Service",
+            "Policy",
+            "SLO",
+            "AlertRoute",
+            "Schedule",
+            "EscalationPolicy",
+            "IncidentRule",
+        ],
         "fingerprint": first["fingerprint"],
     } == applied[0]["attributes"]
 
@@ -184,7 +192,8 @@ def test_invalid_documents_are_422_with_every_problem(client: TestClient) -> Non
     assert 422 == response.status_code
     assert [
         "documents[0]: Service web: spec.tier: should be less than or equal to 4, got 9",
-        "documents[1]: kind: unknown kind 'Nope' (known kinds: Service, Policy, SLO, AlertRoute)",
+        "documents[1]: kind: unknown kind 'Nope' (known kinds: Service, Policy, SLO, "
+        "AlertRoute, Schedule, EscalationPolicy, IncidentRule)",
         "documents[2]: Policy P!: metadata.name: should be a name of lowercase letters, "
         "digits, '.', '-' and '_', starting and ending alphanumeric, got 'P!'",
     ] == response.json()["errors"]
@@ -201,7 +210,11 @@ def test_kinds_limit_the_scope(client: TestClient) -> None:
     assert 422 == response.status_code
     assert "kind 'Policy' is not in scope here (in scope: Service)" in response.json()["detail"]
     unknown = client.get("/api/v1/spec/export", params={"kind": "Slo"})
-    assert (422, "kind 'Slo' is not managed here (managed: Service, Policy, SLO, AlertRoute)") == (
+    assert (
+        422,
+        "kind 'Slo' is not managed here (managed: Service, Policy, SLO, AlertRoute, Schedule, "
+        "EscalationPolicy, IncidentRule)",
+    ) == (
         unknown.status_code,
         unknown.json()["detail"],
     )

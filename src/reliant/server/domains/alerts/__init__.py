@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session
 
 from reliant.server.domains.alerts import service
 from reliant.server.domains.alerts.labelsets import fingerprint
+from reliant.server.domains.alerts.matchers import Matcher, matches_all, parse_matchers
 from reliant.server.domains.alerts.service import RESOLVE_TIMEOUT, STATES
+from reliant.server.domains.alerts.service import get as get_alert
 from reliant.server.domains.alerts.spec import AlertRouteHandler
 
 #: The ``AlertRoute`` kind's handler for the apply engine.
@@ -73,6 +75,10 @@ __all__ = [
     "SPEC_HANDLER",
     "STATES",
     "AlertRouteHandler",
+    "Matcher",
     "fingerprint",
+    "get_alert",
+    "matches_all",
+    "parse_matchers",
     "report",
 ]

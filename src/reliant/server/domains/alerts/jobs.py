@@ -8,6 +8,8 @@ deletes resolved alerts after :data:`RESOLVED_RETENTION`, expired silences after
 
 from __future__ import annotations
 
+import functools
+
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -29,9 +31,12 @@ RETENTION_INTERVAL = 600.0
 RESOLVED_RETENTION = 86400.0
 
 
-def dispatch_pass(session: Session, now: float) -> None:
-    """One dispatcher pass, notifying through the notify domain's outbox."""
-    dispatch.run(session, now)
+def dispatch_pass(session: Session, now: float, *, public_url: str = "") -> None:
+    """One dispatcher pass, notifying through on-call: a receiver that names an escalation
+    policy pages (links to ``public_url``), any other goes to the notify outbox."""
+    from reliant.server.domains import oncall  # lazily: on-call imports the notify facade
+
+    dispatch.run(session, now, notify=functools.partial(oncall.route, public_url=public_url))
 
 
 def retention(session: Session, now: float) -> None:
@@ -52,6 +57,10 @@ def retention(session: Session, now: float) -> None:
 def jobs(settings: Settings) -> list[Job]:
     """The alerts domain's jobs."""
     return [
-        Job(name="alerts.dispatch", interval=DISPATCH_INTERVAL, run=dispatch_pass),
+        Job(
+            name="alerts.dispatch",
+            interval=DISPATCH_INTERVAL,
+            run=functools.partial(dispatch_pass, public_url=settings.public_url),
+        ),
         Job(name="alerts.retention", interval=RETENTION_INTERVAL, run=retention),
     ]

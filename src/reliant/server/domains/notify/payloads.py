@@ -73,6 +73,8 @@ class Notification:
     common_labels: dict[str, str]
     common_annotations: dict[str, str]
     external_url: str = ""
+    #: Links to show first, as ``(text, href)`` (on-call's acknowledge and resolve links).
+    links: list[tuple[str, str]] = field(default_factory=list)
     idempotency_key: str = ""
 
 
@@ -148,7 +150,7 @@ def severity(n: Notification) -> str:
 
 
 def _links(n: Notification) -> list[dict[str, str]]:
-    links: list[dict[str, str]] = []
+    links: list[dict[str, str]] = [{"href": href, "text": text} for text, href in n.links]
     for key in ("runbook_url", "dashboard_url"):
         if url := n.common_annotations.get(key):
             links.append({"href": url, "text": key.removesuffix("_url").capitalize()})
@@ -245,7 +247,10 @@ def _tags(settings: Mapping[str, Any], n: Notification) -> list[str]:
 def _details(n: Notification) -> dict[str, str]:
     details: dict[str, str] = {}
     used = 0
-    for key, value in sorted({**n.common_labels, "dedup_key": n.dedup_key}.items()):
+    # The links first, so that the size limit never drops them.
+    items = [*((text, href) for text, href in n.links)]
+    items += sorted({**n.common_labels, "dedup_key": n.dedup_key}.items())
+    for key, value in items:
         room = OPSGENIE_DETAILS - used - len(key)
         if room <= 0:
             break
@@ -261,6 +266,9 @@ def opsgenie_alert(settings: Mapping[str, Any], n: Notification) -> dict[str, An
     description = "\n".join(_alert_line(a) for a in (firing(n) or n.alerts))
     if text := n.common_annotations.get("description"):
         description = f"{text}\n\n{description}"
+    if n.links:  # first, so that truncation never cuts them
+        listed = "\n".join(f"{text}: {href}" for text, href in n.links)
+        description = f"{listed}\n\n{description}"
     body: dict[str, Any] = {
         "message": truncate(headline(n), OPSGENIE_MESSAGE),
         "alias": fit_key(n.dedup_key, OPSGENIE_ALIAS),
@@ -308,6 +316,9 @@ def slack_message(n: Notification) -> dict[str, Any]:
     if summary := n.common_annotations.get("summary"):
         text = truncate(_mrkdwn(summary), SLACK_SECTION)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+    if n.links:
+        text = " · ".join(f"<{_mrkdwn(href)}|{_mrkdwn(label)}>" for label, href in n.links)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
     for alert in shown[:SHOWN_ALERTS]:
         text = truncate(_mrkdwn(_alert_line(alert)), SLACK_SECTION)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
@@ -331,10 +342,11 @@ def slack(settings: Mapping[str, Any], n: Notification) -> HttpRequest:
 
 
 def webhook_body(settings: Mapping[str, Any], n: Notification) -> dict[str, Any]:
-    """reliant's webhook payload: Alertmanager's webhook (version 4) plus ``dedupKey``."""
+    """reliant's webhook payload: Alertmanager's webhook (version 4) plus ``dedupKey``, and
+    ``links`` (``[{"text", "href"}]``) when the notification has any."""
     limit = int(settings.get("max_alerts") or 0)
     alerts = n.alerts[:limit] if limit else n.alerts
-    return {
+    body: dict[str, Any] = {
         "version": "4",
         "groupKey": n.group_key,
         "truncatedAlerts": len(n.alerts) - len(alerts),
@@ -347,6 +359,9 @@ def webhook_body(settings: Mapping[str, Any], n: Notification) -> dict[str, Any]
         "alerts": alerts,
         "dedupKey": n.dedup_key,
     }
+    if n.links:
+        body["links"] = [{"text": text, "href": href} for text, href in n.links]
+    return body
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -374,6 +389,8 @@ def _one_line(text: str) -> str:
 def email_bodies(n: Notification) -> tuple[str, str]:
     """The text and HTML bodies of the email for ``n``."""
     lines = [headline(n), ""]
+    if n.links:
+        lines += [f"{text}: {href}" for text, href in n.links] + [""]
     lines += [f"- {_alert_line(a)}" for a in n.alerts]
     if text := n.common_annotations.get("description"):
         lines += ["", text]
@@ -381,7 +398,13 @@ def email_bodies(n: Notification) -> tuple[str, str]:
     if n.external_url:
         lines.append(f"reliant: {n.external_url}")
     items = "".join(f"<li>{html.escape(_alert_line(a))}</li>" for a in n.alerts)
-    parts = [f"<h2>{html.escape(headline(n))}</h2>", f"<ul>{items}</ul>"]
+    parts = [f"<h2>{html.escape(headline(n))}</h2>"]
+    if n.links:
+        anchors = " · ".join(
+            f'<a href="{html.escape(href)}">{html.escape(text)}</a>' for text, href in n.links
+        )
+        parts.append(f"<p><strong>{anchors}</strong></p>")
+    parts.append(f"<ul>{items}</ul>")
     if text := n.common_annotations.get("description"):
         parts.append(f"<p>{html.escape(text)}</p>")
     parts.append(f"<p><small>dedup key: <code>{html.escape(n.dedup_key)}</code></small></p>")

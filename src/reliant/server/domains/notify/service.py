@@ -321,6 +321,7 @@ def enqueue(
     common_annotations: dict[str, Any],
     now: float,
     external_url: str = "",
+    links: list[tuple[str, str]] | None = None,
 ) -> None:
     """Put one notification in the durable outbox, in the caller's transaction.
 
@@ -339,6 +340,9 @@ def enqueue(
         group_labels, common_labels, common_annotations: as in Alertmanager's webhook.
         now: the time.
         external_url: a link back to reliant, shown in notifications.
+        links: more links to show, as ``(text, href)``: on-call's acknowledge and resolve
+            links. Every receiver type shows them (PagerDuty ``links``, Opsgenie details and
+            description, Slack, the webhook's ``links``, email).
 
     Raises:
         ValueError: an unknown status, an empty dedup key or receiver name too long.
@@ -359,6 +363,8 @@ def enqueue(
         "common_annotations": _clean({str(k): str(v) for k, v in common_annotations.items()}),
         "external_url": _clean(external_url),
     }
+    if links:
+        payload["links"] = [{"text": _clean(str(t)), "href": _clean(str(h))} for t, h in links]
     session.add(
         NotificationRow(
             receiver=receiver,
@@ -391,6 +397,11 @@ def notification_of(row: NotificationRow) -> payloads.Notification:
         common_labels=dict(data.get("common_labels", {})),
         common_annotations=dict(data.get("common_annotations", {})),
         external_url=str(data.get("external_url", "")),
+        links=[
+            (str(link.get("text", "")), str(link.get("href", "")))
+            for link in data.get("links", [])
+            if isinstance(link, dict)
+        ],
         idempotency_key=row.idempotency_key,
     )
 

@@ -26,6 +26,9 @@ HANDLER_MODULES: tuple[str, ...] = (
     "reliant.server.domains.config",
     "reliant.server.domains.alerts",
     "reliant.server.domains.slo",
+    "reliant.server.domains.oncall",
+    "reliant.server.domains.oncall.policy_kind",
+    "reliant.server.domains.incidents",
 )
 
 

@@ -1,0 +1,29 @@
+"""Incidents: declared by hand or from alerts by rules, with a lifecycle, roles, links,
+status updates, follow-up tasks, merges, a live timeline and response metrics.
+
+This facade is all other domains may import::
+
+    from reliant.server.domains.incidents import STATES, SEVERITIES, declare_from_alerts
+
+``SPEC_HANDLER`` is the ``IncidentRule`` kind's handler for ``reliant apply``;
+``declare_from_alerts`` runs one pass of the ``incidents.declare`` job (every 5 s), which
+reads new alert events from the event log. See ``docs/incidents.md``.
+"""
+
+from reliant.server.domains.incidents.declare import run as declare_from_alerts
+from reliant.server.domains.incidents.lifecycle import OPEN, SEVERITIES, STATES
+from reliant.server.domains.incidents.metrics import DEFINITIONS
+from reliant.server.domains.incidents.spec import IncidentRuleHandler
+
+#: The ``IncidentRule`` kind's handler for the apply engine.
+SPEC_HANDLER = IncidentRuleHandler()
+
+__all__ = [
+    "DEFINITIONS",
+    "OPEN",
+    "SEVERITIES",
+    "SPEC_HANDLER",
+    "STATES",
+    "IncidentRuleHandler",
+    "declare_from_alerts",
+]
