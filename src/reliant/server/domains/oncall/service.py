@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from reliant.server.db.text import unstorable
-from reliant.server.domains.notify.service import get_receiver
+from reliant.server.domains.notify import get_receiver
 from reliant.server.domains.oncall import rotation
 from reliant.server.domains.oncall.models import OverrideRow, PolicyRow, ScheduleRow
 from reliant.server.events import Severity

@@ -47,7 +47,7 @@ class SLOStatusRow(Base):
     __tablename__ = "slo_status"
     # Every row is rewritten every cycle: pages kept half free let PostgreSQL update in
     # place (HOT: no index entry per new row version).
-    __table_args__ = {"postgresql_with": {"fillfactor": STATUS_FILLFACTOR}}
+    __table_args__ = ({"postgresql_with": {"fillfactor": STATUS_FILLFACTOR}},)
 
     name: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
     evaluated_at: Mapped[float]
