@@ -30,6 +30,7 @@ COMMANDS = (
     "reliant.cli.receivers",
     "reliant.cli.oncall",
     "reliant.cli.incidents",
+    "reliant.cli.runbooks",
 )
 
 

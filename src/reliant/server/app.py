@@ -39,6 +39,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "reliant.server.domains.notify.api",
     "reliant.server.domains.incidents.api",
     "reliant.server.domains.oncall.api",
+    "reliant.server.domains.runbooks.api",
     "reliant.server.domains.oncall.views",
     "reliant.server.web.login",
     "reliant.server.web.views",
@@ -57,6 +58,7 @@ JOB_MODULES: tuple[str, ...] = (
     "reliant.server.domains.notify.jobs",
     "reliant.server.domains.incidents.jobs",
     "reliant.server.domains.oncall.jobs",
+    "reliant.server.domains.runbooks.jobs",
 )
 BOOTSTRAP_TOKEN_NAME = "bootstrap-admin"
 

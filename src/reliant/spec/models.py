@@ -651,6 +651,367 @@ class IncidentRuleSpec(_Spec):
         return self
 
 
+#: Ids of runbook steps: lowercase letters, digits, ``-`` and ``_``.
+STEP_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+#: Names of runbook parameters, as ``{{ params.NAME }}`` writes them.
+PARAMETER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
+#: Names of objects in SDK code (breakers, limiters, faults, operations), as the config
+#: domain accepts them.
+SDK_OBJECT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$"
+#: Longest a runbook step may run.
+MAX_STEP_TIMEOUT = 3600.0
+HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+StatusCode = Annotated[int, Field(ge=100, le=599)]
+
+
+class RunbookParameter(_Spec):
+    """A value a run is started with, used in steps as ``{{ params.NAME }}``.
+
+    Attributes:
+        default: the value when the run gives none.
+        required: a run must give it (only for parameters without a default).
+        secret: its value is shown as ``********`` in every event, output, error and answer.
+    """
+
+    name: str = Field(pattern=PARAMETER_PATTERN)
+    description: str = Field(default="", max_length=2000)
+    default: str | None = Field(default=None, max_length=4000)
+    required: bool = False
+    secret: bool = False
+
+    @model_validator(mode="after")
+    def _default_or_required(self) -> RunbookParameter:
+        if self.required and self.default is not None:
+            raise ValueError(f"parameter {self.name!r} is required and has a default: drop one")
+        if self.secret and self.default is not None:
+            raise ValueError(
+                f"secret parameter {self.name!r} has a default, which every reader of the "
+                "runbook sees: pass the value when starting a run instead"
+            )
+        return self
+
+
+class Goto(_Spec):
+    """Jump to a later step (the steps in between are skipped)."""
+
+    goto: str = Field(pattern=STEP_ID_PATTERN)
+
+
+class _Step(_Spec):
+    """What every step has: an id, a timeout, whether it is destructive, where it goes next.
+
+    Attributes:
+        timeout: longest it may run (``60s`` by default, at most ``1h``); for manual and
+            approval steps, unused (they wait for a person).
+        destructive: it needs an approval before it runs, unless a person started the run
+            with ``approve_destructive``.
+        on_failure: ``abort`` the run, ``continue`` with the next step, or ``{goto: id}``.
+        on_success: ``next`` step, ``end`` the run, or ``{goto: id}``.
+    """
+
+    id: str = Field(pattern=STEP_ID_PATTERN)
+    name: str = Field(default="", max_length=200)
+    timeout: Duration = "60s"
+    destructive: bool = False
+    on_failure: Literal["abort", "continue"] | Goto = "abort"
+    on_success: Literal["next", "end"] | Goto = "next"
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, value: str) -> str:
+        from reliant._core.durations import parse_duration
+
+        if not 1.0 <= parse_duration(value, option="timeout") <= MAX_STEP_TIMEOUT:
+            raise ValueError(f"timeout must be between 1s and 1h, got {value!r}")
+        return value
+
+    def texts(self) -> dict[tuple[str | int, ...], str]:
+        """The templated fields, by key path within the step."""
+        return {}
+
+
+class HttpStep(_Step):
+    """An HTTP request; it fails on a status outside ``expect_status`` (default any 2xx)."""
+
+    kind: Literal["http"]
+    method: HttpMethod = "GET"
+    url: str = Field(min_length=1, max_length=2000, pattern=r"^(https?://|\{\{)\S*")
+    headers: dict[str, str] = Field(default_factory=dict, max_length=50)
+    body: str | None = Field(default=None, max_length=65536)
+    expect_status: list[StatusCode] = Field(default_factory=list, max_length=50)
+
+    def texts(self) -> dict[tuple[str | int, ...], str]:
+        """The URL, header values and body."""
+        found: dict[tuple[str | int, ...], str] = {("url",): self.url}
+        found.update({("headers", k): v for k, v in self.headers.items()})
+        if self.body is not None:
+            found[("body",)] = self.body
+        return found
+
+
+class ShellStep(_Step):
+    """A command run without a shell: ``command`` is the argument list, ``command[0]`` an
+    executable on the server's allow-list (``RELIANT_RUNBOOK_EXECUTABLES``)."""
+
+    kind: Literal["shell"]
+    command: list[Annotated[str, Field(max_length=8192)]] = Field(min_length=1, max_length=200)
+    env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], str] = Field(
+        default_factory=dict, max_length=50
+    )
+
+    @field_validator("command")
+    @classmethod
+    def _executable(cls, command: list[str]) -> list[str]:
+        if not command[0] or "{{" in command[0]:
+            raise ValueError("command[0] names the executable itself; it may not be a template")
+        return command
+
+    def texts(self) -> dict[tuple[str | int, ...], str]:
+        """The arguments and environment values."""
+        found: dict[tuple[str | int, ...], str] = {
+            ("command", i): arg for i, arg in enumerate(self.command)
+        }
+        found.update({("env", k): v for k, v in self.env.items()})
+        return found
+
+
+SdkAction = Literal[
+    "force_open", "close", "disable", "set_rate", "reset_rate", "fault_on", "fault_off"
+]
+
+
+class SdkStep(_Step):
+    """An override through the config stream, obeyed by the service's SDK.
+
+    ``force_open``/``disable`` force a breaker, ``close`` returns it to automatic (closed);
+    ``set_rate``/``reset_rate`` change a limiter's rate or give it back to the code;
+    ``fault_on``/``fault_off`` switch a fault. ``target`` names the breaker, limiter or fault.
+    """
+
+    kind: Literal["sdk"]
+    action: SdkAction
+    service: str | None = Field(default=None, pattern=NAME_PATTERN)
+    target: str = Field(pattern=SDK_OBJECT_PATTERN)
+    rate: float | None = Field(default=None, gt=0, le=1e12, allow_inf_nan=False)
+    per: float | None = Field(default=None, gt=0, le=1e9, allow_inf_nan=False)
+    burst: int | None = Field(default=None, ge=1, le=10**12)
+
+    @model_validator(mode="after")
+    def _rate_only_to_set(self) -> SdkStep:
+        if self.action == "set_rate" and self.rate is None:
+            raise ValueError("set_rate needs rate (and optionally per and burst)")
+        if self.action != "set_rate" and (self.rate, self.per, self.burst) != (None, None, None):
+            raise ValueError(f"rate, per and burst belong to set_rate, not {self.action}")
+        return self
+
+
+class WaitUntilStep(_Step):
+    """Poll every ``interval`` until a condition holds; it fails at ``timeout``.
+
+    Exactly one of: ``slo`` (with ``condition`` on budget_remaining, burn_rate_1h,
+    burn_rate_period or error_ratio), ``operation`` (its calls' error_ratio, requests or
+    errors over the last ``window``, with ``condition``), or ``url`` (answering a status of
+    ``expect_status``, default any 2xx, with ``body_contains`` in its body if given).
+    """
+
+    kind: Literal["wait_until"]
+    slo: str | None = Field(default=None, pattern=NAME_PATTERN)
+    operation: str | None = Field(default=None, pattern=SDK_OBJECT_PATTERN)
+    service: str | None = Field(default=None, pattern=NAME_PATTERN)
+    window: Duration = "5m"
+    url: str | None = Field(default=None, max_length=2000, pattern=r"^(https?://|\{\{)\S*")
+    method: Literal["GET", "HEAD"] = "GET"
+    expect_status: list[StatusCode] = Field(default_factory=list, max_length=50)
+    body_contains: str | None = Field(default=None, max_length=2000)
+    condition: str | None = Field(default=None, max_length=200)
+    interval: Duration = "10s"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> WaitUntilStep:
+        from reliant.spec.runbooks import SLO_METRICS, TELEMETRY_METRICS, parse_condition
+
+        sources = [s for s in ("slo", "operation", "url") if getattr(self, s) is not None]
+        if len(sources) != 1:
+            raise ValueError("give exactly one of slo, operation and url to poll")
+        if sources[0] == "url":
+            if self.condition is not None:
+                raise ValueError(
+                    "a url is judged by expect_status and body_contains, not condition"
+                )
+            return self
+        if self.condition is None:
+            raise ValueError(f"polling {sources[0]} needs a condition, e.g. 'error_ratio < 0.01'")
+        parse_condition(self.condition, SLO_METRICS if self.slo else TELEMETRY_METRICS)
+        _duration(self.interval, "interval")
+        _duration(self.window, "window", minimum=10.0)
+        return self
+
+    def texts(self) -> dict[tuple[str | int, ...], str]:
+        """The URL and the text looked for."""
+        found: dict[tuple[str | int, ...], str] = {}
+        if self.url is not None:
+            found[("url",)] = self.url
+        if self.body_contains is not None:
+            found[("body_contains",)] = self.body_contains
+        return found
+
+
+class ManualStep(_Step):
+    """A checklist item: the run waits until a person marks it done."""
+
+    kind: Literal["manual"]
+    instructions: str = Field(default="", max_length=8000)
+
+    def texts(self) -> dict[tuple[str | int, ...], str]:
+        """The instructions."""
+        return {("instructions",): self.instructions}
+
+
+class ApprovalStep(_Step):
+    """A gate: the run waits until an operator approves (or rejects: the step fails)."""
+
+    kind: Literal["approval"]
+    instructions: str = Field(default="", max_length=8000)
+
+    def texts(self) -> dict[tuple[str | int, ...], str]:
+        """The instructions."""
+        return {("instructions",): self.instructions}
+
+
+RunbookStep = Annotated[
+    HttpStep | ShellStep | SdkStep | WaitUntilStep | ManualStep | ApprovalStep,
+    Field(discriminator="kind"),
+]
+
+
+class RunbookTrigger(_Spec):
+    """Start a run when an alert whose labels match every matcher starts firing.
+
+    Attributes:
+        matchers: Alertmanager matchers (``alertname="HighErrorRate"``).
+        params: parameter values for the run; ``{{ labels.NAME }}`` is the alert's label.
+    """
+
+    matchers: list[Annotated[str, Field(min_length=1, max_length=2000)]] = Field(
+        min_length=1, max_length=50
+    )
+    params: dict[str, Annotated[str, Field(max_length=4000)]] = Field(
+        default_factory=dict, max_length=50
+    )
+
+
+class RunbookGuardrails(_Spec):
+    """Limits on runs started by alerts.
+
+    Attributes:
+        max_runs_per_hour: automatic runs started in any hour, at most.
+        cooldown: time after an automatic run ended before an alert may start another.
+    """
+
+    max_runs_per_hour: int = Field(default=3, ge=1, le=1000)
+    cooldown: Duration = "0s"
+
+
+class RunbookSpec(_Spec):
+    """A runbook: parameters and steps run in order, by hand or when an alert fires.
+
+    Attributes:
+        service: the service it acts on (its runs' events belong to it).
+        parameters: values a run is started with.
+        steps: what a run does, in order; ids unique.
+        triggers: alerts that start a run (auto-remediation).
+        guardrails: limits on automatic runs.
+    """
+
+    description: str = Field(default="", max_length=2000)
+    service: str | None = Field(default=None, pattern=NAME_PATTERN)
+    parameters: list[RunbookParameter] = Field(default_factory=list, max_length=50)
+    steps: list[RunbookStep] = Field(min_length=1, max_length=100)
+    triggers: list[RunbookTrigger] = Field(default_factory=list, max_length=20)
+    guardrails: RunbookGuardrails = Field(default_factory=RunbookGuardrails)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_unstorable_text(cls, data: Any) -> Any:
+        if not _storable(data):
+            raise ValueError("text may not hold NUL characters (\\u0000) or lone surrogates")
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RunbookSpec:
+        from reliant.spec._yaml import Problems
+
+        problems = self._name_problems() + self._template_problems() + self._trigger_problems()
+        if problems:
+            raise Problems(problems)
+        return self
+
+    def _name_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        from reliant.spec.runbooks import flow_problems
+
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for what, names in (
+            ("parameters", [p.name for p in self.parameters]),
+            ("steps", [s.id for s in self.steps]),
+        ):
+            seen: set[str] = set()
+            for i, name in enumerate(names):
+                if name in seen:
+                    problems.append(((what, i), f"{name!r} is used by an earlier one too"))
+                seen.add(name)
+        if problems:
+            return problems
+        jumps = [
+            (i, where, rule.goto)
+            for i, step in enumerate(self.steps)
+            for where, rule in (("on_success", step.on_success), ("on_failure", step.on_failure))
+            if isinstance(rule, Goto)
+        ]
+        problems += flow_problems([s.id for s in self.steps], jumps)
+        for i, step in enumerate(self.steps):
+            acts_on_service = isinstance(step, SdkStep) or (
+                isinstance(step, WaitUntilStep) and step.operation is not None
+            )
+            if acts_on_service and getattr(step, "service", None) is None and not self.service:
+                problems.append(
+                    (("steps", i, "service"), "name the service (the runbook names none)")
+                )
+        return problems
+
+    def _template_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        from reliant.spec.runbooks import check_template
+
+        names = [p.name for p in self.parameters]
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for i, step in enumerate(self.steps):
+            for path, text in step.texts().items():
+                problems += [(("steps", i, *path), m) for m in check_template(text, names)]
+        return problems
+
+    def _trigger_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        from reliant.spec.runbooks import check_template
+
+        names = [p.name for p in self.parameters]
+        needed = [p.name for p in self.parameters if p.required]
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for i, trigger in enumerate(self.triggers):
+            for key, text in trigger.params.items():
+                loc: tuple[str | int, ...] = ("triggers", i, "params", key)
+                if key not in names:
+                    known = ", ".join(names) or "none declared"
+                    problems.append((loc, f"unknown parameter {key!r} ({known})"))
+                problems += [(loc, m) for m in check_template(text, names, labels=True)]
+            for name in needed:
+                if name not in trigger.params:
+                    problems.append(
+                        (
+                            ("triggers", i, "params"),
+                            f"required parameter {name!r} needs a value for automatic runs",
+                        )
+                    )
+        return problems
+
+
 class Metadata(_Spec):
     """An object's identity."""
 
@@ -666,4 +1027,5 @@ KINDS: dict[str, type[_Spec]] = {
     "Schedule": ScheduleSpec,
     "EscalationPolicy": EscalationPolicySpec,
     "IncidentRule": IncidentRuleSpec,
+    "Runbook": RunbookSpec,
 }

@@ -28,6 +28,7 @@ MODEL_MODULES = (
     "reliant.server.domains.notify.models",
     "reliant.server.domains.incidents.models",
     "reliant.server.domains.oncall.models",
+    "reliant.server.domains.runbooks.models",
 )
 #: Key of the PostgreSQL advisory lock held while migrating ("rlnt").
 MIGRATION_LOCK = 0x726C6E74
