@@ -29,6 +29,8 @@ from reliant.server.streams import Closing, close_streams
 
 #: Seconds a test waits for something the server should do at once.
 DEADLINE = 10.0
+#: Seconds a real `reliant server` process may take to start and migrate a fresh store.
+STARTUP = 60.0
 BREAKER = "/api/v1/services/payments/overrides/breakers/payments-db"
 
 
@@ -137,8 +139,8 @@ def test_bound_ingest_token_streams_its_service(http: httpx.Client) -> None:
         assert 0 == SseReader(response).next_config()[0]
 
 
-def _wait_for(condition: Any) -> None:
-    deadline = time.monotonic() + DEADLINE
+def _wait_for(condition: Any, within: float = DEADLINE) -> None:
+    deadline = time.monotonic() + within
     while not condition():
         assert time.monotonic() < deadline, "the server did not react in time"
         time.sleep(0.02)  # polling with a deadline, not a behavioural wait
@@ -263,7 +265,7 @@ def test_server_stops_on_sigterm_with_open_config_streams(db_url: str, tmp_path:
             except httpx.HTTPError:
                 return False
 
-        _wait_for(ready)
+        _wait_for(ready, STARTUP)  # a fresh store migrates first; slow on a loaded machine
         with (
             httpx.Client(base_url=url, headers=bearer(ADMIN), timeout=DEADLINE) as http,
             _stream(http) as response,
