@@ -22,7 +22,7 @@ typecheck: uv
 	$(UV) run --frozen mypy
 
 test: lint typecheck
-	$(UV) run --frozen pytest --cov --cov-report=term
+	$(UV) run --frozen pytest --cov --cov-report=term --durations=25
 
 bench: uv
 	$(UV) run --frozen python -m benchmarks
