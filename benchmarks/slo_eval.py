@@ -106,16 +106,32 @@ def _slo_rows(services: int) -> list[tuple[Any, ...]]:
 
 
 def _rollup_rows(services: int, buckets: list[int]) -> Iterator[tuple[Any, ...]]:
-    """The rows in time order, as ingest writes them (SDK batches arrive bucket by bucket)."""
-    success, failure = json.dumps(SUCCESS), json.dumps(FAILURE)
+    """The rows in time order, as ingest writes them (SDK batches arrive bucket by bucket).
+
+    One row per operation and bucket: its success and failure columns set, the other
+    outcomes' columns NULL (see ``reliant.server.domains.telemetry.models``).
+    """
+    from reliant.server.domains.telemetry.models import GROUP_START, VALUE_COLUMNS
+
+    values: list[Any] = [None] * len(VALUE_COLUMNS)
+    for outcome, calls, total, histogram in (
+        ("success", 1000, 20.0, SUCCESS),
+        ("failure", 1, 0.03, FAILURE),
+    ):
+        at = GROUP_START[outcome]
+        values[at : at + 2 + len(histogram)] = [calls, total, *histogram]
     for b in buckets:
         for i in range(services):
             for j in range(OPERATIONS):
-                yield (f"svc-{i:03d}", f"op-{j}", "success", b, 1000, 20.0, success)
-                yield (f"svc-{i:03d}", f"op-{j}", "failure", b, 1, 0.03, failure)
+                yield (f"svc-{i:03d}", f"op-{j}", b, *values)
 
 
-ROLLUP_COLUMNS = "service, operation, outcome, bucket_start, count, sum, histogram"
+def _rollup_columns() -> str:
+    from reliant.server.domains.telemetry.models import KEY_COLUMNS, VALUE_COLUMNS
+
+    return ", ".join(KEY_COLUMNS + VALUE_COLUMNS)
+
+
 SLO_COLUMNS = "name, service, spec, managed_by, created_at, updated_at, updated_by, revision"
 
 
@@ -126,15 +142,14 @@ def seed(url: str, services: int, cycles: int, every: int) -> int:
     engine = make_engine(url)
     upgrade(engine)
     buckets = _buckets(cycles, every)
-    count = services * OPERATIONS * len(buckets) * 2
+    count = services * OPERATIONS * len(buckets)
+    columns = _rollup_columns()
     try:
         with engine.begin() as conn:
             raw: Any = conn.connection.driver_connection
             if engine.dialect.name == "postgresql":
                 with raw.cursor() as cursor:
-                    with cursor.copy(
-                        f"COPY telemetry_rollups ({ROLLUP_COLUMNS}) FROM STDIN"
-                    ) as copy:
+                    with cursor.copy(f"COPY telemetry_rollups ({columns}) FROM STDIN") as copy:
                         for row in _rollup_rows(services, buckets):
                             copy.write_row(row)
                     with cursor.copy(f"COPY slos ({SLO_COLUMNS}) FROM STDIN") as copy:
@@ -142,8 +157,9 @@ def seed(url: str, services: int, cycles: int, every: int) -> int:
                             copy.write_row(row)
                     cursor.execute("ANALYZE")
             else:
+                marks = ",".join("?" * (columns.count(",") + 1))
                 raw.executemany(
-                    f"INSERT INTO telemetry_rollups ({ROLLUP_COLUMNS}) VALUES (?,?,?,?,?,?,?)",
+                    f"INSERT INTO telemetry_rollups ({columns}) VALUES ({marks})",
                     _rollup_rows(services, buckets),
                 )
                 raw.executemany(

@@ -167,9 +167,10 @@ EXPECTED: dict[str, dict[str, Needs]] = {
             for store in ("SQLite", "PostgreSQL")
             for size in (1000, 100)
         },
-        "Telemetry — POST /api/v1/ingest, gzip, 500 points per batch, 4 writers": {
-            "SQLite, 500 points per gzip batch": (),
-            "PostgreSQL, 500 points per gzip batch": (),
+        "Telemetry — POST /api/v1/ingest, gzip SDK batches, 4 writers": {
+            f"{store}, {points} points per gzip batch": ()
+            for store in ("SQLite", "PostgreSQL")
+            for points in (500, 5000)
         },
         "API latency while 1000-event batches are ingested, 20 requests/s": {
             f"{store}, GET /api/v1/events?limit=100{query}": ()
@@ -287,7 +288,7 @@ def test_targets_have_a_verdict_unless_a_peer_is_missing(report: dict[str, Any])
         "concurrency": 2,
         "memory": 2,
         "imports": 2,
-        "ingest": 1,
+        "ingest": 3,
         "slo_eval": 2,
     } == counts
     assert every_peer_installed is False or [] == undecided

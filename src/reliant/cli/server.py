@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import ipaddress
 import sys
 from pathlib import Path
@@ -62,8 +63,27 @@ def run(args: argparse.Namespace) -> int:
         f"reliant server: store {_safe(settings.url)}; web UI http://{settings.host}:{settings.port}/",
         file=sys.stderr,
     )
+    _tune_collector()
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
     return 0
+
+
+#: Container allocations between young-generation collections in the server (Python: 700).
+GC_THRESHOLD = 10_000
+
+
+def _tune_collector() -> None:
+    """Make the cyclic garbage collector cheap for a long-running server.
+
+    Everything built so far (modules, the app, its routes and schemas: a few hundred
+    thousand objects) lives as long as the process, so it is frozen out of collections;
+    and young collections wait for more allocations, since a large ingest batch makes tens
+    of thousands of short-lived containers (it doubled the server's cost of a 5,000-point
+    batch).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def _is_loopback(host: str) -> bool:

@@ -17,28 +17,31 @@ from sqlalchemy import func, select
 
 from reliant.agent.protocol import INGEST_PATH, MAX_BATCH_BYTES
 from reliant.server.db import transaction
+from reliant.server.domains import telemetry
 from reliant.server.domains.telemetry import service as use_cases
-from reliant.server.domains.telemetry.models import InstanceRow, RollupRow
-from reliant.server.domains.telemetry.schemas import BatchIn
+from reliant.server.domains.telemetry.models import ROLLUPS, InstanceRow
+from reliant.server.domains.telemetry.reader import Batch, read
+from reliant.server.domains.telemetry.schemas import MAX_BUCKET
 from reliant.server.events import EventRow
 
 
-def _rollups(app: FastAPI) -> list[tuple[str, str, int, int, float, list[int]]]:
+def _rollups(
+    app: FastAPI, service: str = "payments"
+) -> list[tuple[str, str, int, int, float, list[int]]]:
+    """The service's stored cells: operation, outcome, bucket, count, sum, histogram."""
     with transaction(app.state.sessions) as session:
-        rows = session.scalars(
-            select(RollupRow).order_by(RollupRow.operation, RollupRow.outcome)
-        ).all()
-        return [
-            (r.operation, r.outcome, r.bucket_start, r.count, round(r.sum, 9), list(r.histogram))
-            for r in rows
-        ]
+        found = telemetry.cells(session, service, since=0, until=MAX_BUCKET)
+    return sorted(
+        (op, c.outcome, int(c.bucket_start), c.count, round(c.sum, 9), list(c.histogram))
+        for op, c in found
+    )
 
 
 def _stored(app: FastAPI) -> tuple[int, int, int]:
     """Rollup rows, instances and SDK events stored."""
     with transaction(app.state.sessions) as session:
         return (
-            session.scalar(select(func.count()).select_from(RollupRow)) or 0,
+            session.scalar(select(func.count()).select_from(ROLLUPS)) or 0,
             session.scalar(select(func.count()).select_from(InstanceRow)) or 0,
             session.scalar(
                 select(func.count()).select_from(EventRow).where(EventRow.source == "sdk")
@@ -336,11 +339,12 @@ def test_concurrent_batches_on_one_bucket_add_up(app: FastAPI) -> None:
     """Batches for one bucket committed at the same time all count (no lost update)."""
     sessions = app.state.sessions
     batches = [
-        BatchIn.model_validate(batch(instance=f"i{n % 3}", telemetry=[point(), point("other")]))
+        read(json.dumps(batch(instance=f"i{n % 3}", telemetry=[point(), point("other")])).encode())
         for n in range(12)
     ]
 
-    def push(one: BatchIn) -> None:
+    def push(one: Batch | None) -> None:
+        assert one is not None
         with transaction(sessions) as session:
             use_cases.ingest(session, one, now=START)
 
@@ -349,4 +353,20 @@ def test_concurrent_batches_on_one_bucket_add_up(app: FastAPI) -> None:
     assert [
         ("charge", "success", BUCKET, 12 * 42, round(12 * 1.234, 9), [12 * n for n in HISTOGRAM]),
         ("other", "success", BUCKET, 12 * 42, round(12 * 1.234, 9), [12 * n for n in HISTOGRAM]),
+    ] == _rollups(app)
+
+
+def test_outcomes_of_one_bucket_share_a_row_and_zero_is_not_absent(
+    client: TestClient, app: FastAPI
+) -> None:
+    """Every outcome of an operation and bucket lands in one stored row; an outcome reported
+    with no calls reads back as a zero cell, one never reported reads back as nothing."""
+    zero = [0] * 14
+    points = [point(), point(outcome="timeout"), point(outcome="rejected", histogram=zero)]
+    assert 202 == post(client, batch(telemetry=points)).status_code
+    assert (1, 1, 0) == _stored(app)
+    assert [
+        ("charge", "rejected", BUCKET, 0, 1.234, zero),
+        ("charge", "success", BUCKET, 42, 1.234, HISTOGRAM),
+        ("charge", "timeout", BUCKET, 42, 1.234, HISTOGRAM),
     ] == _rollups(app)

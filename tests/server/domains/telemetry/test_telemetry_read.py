@@ -15,7 +15,7 @@ from reliant.server.app import collect_jobs
 from reliant.server.db import transaction
 from reliant.server.domains import telemetry
 from reliant.server.domains.telemetry.jobs import INSTANCE_RETENTION, ROLLUP_RETENTION, prune
-from reliant.server.domains.telemetry.models import InstanceRow, RollupRow
+from reliant.server.domains.telemetry.models import ROLLUPS, InstanceRow
 from reliant.server.settings import Settings
 
 B0 = int(START)
@@ -178,7 +178,7 @@ def test_retention_prunes_old_rollups_and_instances(client: TestClient, app: Fas
     with transaction(app.state.sessions) as session:
         prune(session, B0 + ROLLUP_RETENTION + 30)
     with transaction(app.state.sessions) as session:
-        left = session.scalars(select(RollupRow.bucket_start).order_by(RollupRow.bucket_start))
+        left = session.scalars(select(ROLLUPS.c.bucket_start).order_by(ROLLUPS.c.bucket_start))
         assert [B0 + 60, B0 + 86400] == list(left)
         prune(session, START + INSTANCE_RETENTION + 1)
         assert 0 == session.scalar(select(func.count()).select_from(InstanceRow))

@@ -7,6 +7,7 @@ grouped reads over many operations at once (the SLO evaluator's cycle).
 
 from reliant.agent.protocol import OUTCOMES
 from reliant.server.domains.telemetry.jobs import ROLLUP_RETENTION
+from reliant.server.domains.telemetry.models import HISTOGRAM_SIZE
 from reliant.server.domains.telemetry.rollup import (
     GOOD_OUTCOMES,
     Cell,
@@ -19,7 +20,6 @@ from reliant.server.domains.telemetry.rollup import (
 )
 from reliant.server.domains.telemetry.service import Summary, cells, summary
 from reliant.server.domains.telemetry.windows import (
-    HISTOGRAM_SIZE,
     Key,
     Sums,
     layout,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from reliant.server.domains.telemetry.models import InstanceRow, RollupRow
+from reliant.server.domains.telemetry.models import ROLLUPS, InstanceRow
 from reliant.server.jobs import Job
 from reliant.server.settings import Settings
 
@@ -19,7 +19,7 @@ RETENTION_INTERVAL = 3600.0
 
 def prune(session: Session, now: float) -> None:
     """Delete rollups and instances past their retention."""
-    session.execute(delete(RollupRow).where(RollupRow.bucket_start < now - ROLLUP_RETENTION))
+    session.execute(delete(ROLLUPS).where(ROLLUPS.c.bucket_start < now - ROLLUP_RETENTION))
     session.execute(delete(InstanceRow).where(InstanceRow.last_seen < now - INSTANCE_RETENTION))
 
 

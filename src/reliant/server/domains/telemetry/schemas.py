@@ -2,16 +2,20 @@
 
 The batch is the SDK link's wire format (docs/sdk-link.md). Unknown members are ignored, so
 a newer SDK speaking the same ``protocol`` still gets through.
+
+:class:`BatchIn` documents the body and says what is wrong with a refused one; the common,
+valid batch is read by the faster, stricter ``reader.py`` under the same rules.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from reliant.agent.protocol import BUCKET_SECONDS, LATENCY_BOUNDS
+from reliant.agent.protocol import BUCKET_SECONDS
 from reliant.server.domains.config import OBJECT_NAME_PATTERN
+from reliant.server.domains.telemetry.models import HISTOGRAM_SIZE
 from reliant.server.events import Severity
 from reliant.spec.models import NAME_PATTERN
 
@@ -22,7 +26,15 @@ KIND_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
 #: Printable text without control characters.
 TEXT_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 
+#: Latest bucket start a point may name (year 5138).
+MAX_BUCKET = 10**11
+#: Largest sum of durations a point may carry, seconds.
+MAX_SUM = 1e15
+
 Outcome = Literal["success", "failure", "rejected", "timeout"]
+Operation = Annotated[str, Field(pattern=OBJECT_NAME_PATTERN)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+Seconds = Annotated[float, Field(ge=0.0, le=MAX_SUM, allow_inf_nan=False)]
 
 
 class _Wire(BaseModel):
@@ -32,14 +44,12 @@ class _Wire(BaseModel):
 class PointIn(_Wire):
     """Calls of one operation with one outcome in one bucket, as one SDK instance saw them."""
 
-    operation: str = Field(pattern=OBJECT_NAME_PATTERN)
+    operation: Operation
     outcome: Outcome
-    bucket: int = Field(ge=0, le=10**11, description="bucket start, epoch seconds")
-    count: int = Field(ge=0, le=MAX_COUNT)
-    sum: float = Field(ge=0.0, le=1e15, allow_inf_nan=False, description="seconds")
-    histogram: list[int] = Field(
-        min_length=len(LATENCY_BOUNDS) + 1, max_length=len(LATENCY_BOUNDS) + 1
-    )
+    bucket: int = Field(ge=0, le=MAX_BUCKET, description="bucket start, epoch seconds")
+    count: Count
+    sum: Seconds = Field(description="seconds")
+    histogram: list[int] = Field(min_length=HISTOGRAM_SIZE, max_length=HISTOGRAM_SIZE)
 
     @field_validator("bucket")
     @classmethod

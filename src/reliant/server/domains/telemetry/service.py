@@ -5,20 +5,24 @@ Use cases take a session and the time, never commit, and import no web framework
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Select, Table, and_, func, or_, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from reliant.agent.protocol import BUCKET_SECONDS, LATENCY_BOUNDS
-from reliant.server.domains.telemetry import rollup
-from reliant.server.domains.telemetry.models import InstanceRow, RollupRow
-from reliant.server.domains.telemetry.schemas import BatchIn, PointIn
+from reliant.server.domains.telemetry import rollup, store
+from reliant.server.domains.telemetry.models import (
+    GROUP,
+    GROUP_START,
+    KEY_COLUMNS,
+    ROLLUPS,
+    InstanceRow,
+)
+from reliant.server.domains.telemetry.reader import Batch
 from reliant.server.events import NewEvent, Severity, append_many
 
 #: Points a series has when the caller gives no step.
@@ -27,30 +31,6 @@ DEFAULT_POINTS = 360
 MAX_POINTS = 1440
 #: The quantiles every point reports.
 QUANTILES = (0.5, 0.95, 0.99)
-
-Key = tuple[str, str, int]  # operation, outcome, bucket start
-ROLLUPS = cast(Table, RollupRow.__table__)
-KEY_COLUMNS = ["service", "operation", "outcome", "bucket_start"]
-
-# PostgreSQL adds histograms in SQL (element by element, in order), so concurrent batches
-# for one bucket merge atomically in a single INSERT ... ON CONFLICT statement. The whole
-# batch is one JSON parameter unpacked by the server into rows, inserted in the order
-# given: one short statement (parsed and prepared once) where one per point, or a VALUES
-# list as long as the batch, would cost the driver far more than the database.
-_PG_UPSERT = text(
-    "INSERT INTO telemetry_rollups"
-    " (service, operation, outcome, bucket_start, count, sum, histogram)"
-    " SELECT :service, u.o, u.r, u.b, u.c, u.s, u.h FROM ROWS FROM (jsonb_to_recordset("
-    "CAST(:rows AS jsonb)) AS (o text, r text, b bigint, c bigint, s float8, h jsonb))"
-    " WITH ORDINALITY AS u(o, r, b, c, s, h, n) ORDER BY u.n"
-    " ON CONFLICT (service, operation, outcome, bucket_start) DO UPDATE SET"
-    " count = telemetry_rollups.count + excluded.count,"
-    " sum = telemetry_rollups.sum + excluded.sum,"
-    " histogram = (SELECT jsonb_agg(a.v::bigint + b.v::bigint ORDER BY a.i)"
-    " FROM jsonb_array_elements_text(telemetry_rollups.histogram) WITH ORDINALITY AS a(v, i)"
-    " JOIN jsonb_array_elements_text(excluded.histogram) WITH ORDINALITY AS b(v, i)"
-    " ON a.i = b.i)"
-)
 
 
 @dataclass(slots=True)
@@ -66,7 +46,7 @@ class _Sum:
             self.histogram[i] += n
 
 
-def ingest(session: Session, batch: BatchIn, *, now: float) -> tuple[int, int]:
+def ingest(session: Session, batch: Batch, *, now: float) -> tuple[int, int]:
     """Store one SDK batch: merge its points into the rollups, record the instance, log events.
 
     Args:
@@ -76,114 +56,32 @@ def ingest(session: Session, batch: BatchIn, *, now: float) -> tuple[int, int]:
     Returns:
         ``(points stored, events stored)``.
     """
-    merged = _merge_points(batch.telemetry)
-    if merged:
-        if session.get_bind().dialect.name == "postgresql":
-            _upsert_postgresql(session, batch.service, merged)
-        else:
-            _upsert_sqlite(session, batch.service, merged)
-    _record_instance(session, batch, now)
-    events = [
-        NewEvent(
-            kind=e.kind,
-            service=batch.service,
-            severity=e.severity or Severity.INFO,
-            attributes={**e.attributes, "name": e.name, "instance": batch.instance},
-            trace_id=e.trace_id,
-            time=e.time,
+    points = batch.telemetry
+    store.write(session, batch, store.merge(batch.service, points), now=now)
+    events = batch.events
+    if events:
+        append_many(
+            session,
+            [
+                NewEvent(
+                    kind=e.kind,
+                    service=batch.service,
+                    severity=e.severity or Severity.INFO,
+                    attributes={**e.attributes, "name": e.name, "instance": batch.instance},
+                    trace_id=e.trace_id,
+                    time=e.time,
+                )
+                for e in events
+            ],
+            now=now,
+            source="sdk",
         )
-        for e in batch.events
-    ]
-    append_many(session, events, now=now, source="sdk")
-    return len(batch.telemetry), len(batch.events)
+    return len(points), len(events)
 
 
-def _merge_points(points: Iterable[PointIn]) -> dict[Key, _Sum]:
-    """Points of one batch summed per key (one row may appear several times in a batch)."""
-    merged: dict[Key, _Sum] = {}
-    for p in points:
-        key = (p.operation, p.outcome, p.bucket)
-        found = merged.get(key)
-        if found is None:
-            merged[key] = _Sum(p.count, p.sum, list(p.histogram))
-        else:
-            found.add(p.count, p.sum, p.histogram)
-    return merged
-
-
-def _values(service: str, merged: dict[Key, _Sum]) -> list[dict[str, Any]]:
-    # Sorted: concurrent batches lock the same rows in the same order (no deadlock).
-    return [
-        {
-            "service": service,
-            "operation": op,
-            "outcome": outcome,
-            "bucket_start": bucket,
-            "count": s.count,
-            "sum": s.sum,
-            "histogram": s.histogram,
-        }
-        for (op, outcome, bucket), s in sorted(merged.items())
-    ]
-
-
-def _upsert_postgresql(session: Session, service: str, merged: dict[Key, _Sum]) -> None:
-    # Sorted: concurrent batches lock the same rows in the same order (no deadlock).
-    rows = [
-        {"o": op, "r": outcome, "b": bucket, "c": s.count, "s": s.sum, "h": s.histogram}
-        for (op, outcome, bucket), s in sorted(merged.items())
-    ]
-    session.execute(_PG_UPSERT, {"service": service, "rows": json.dumps(rows)})
-
-
-def _upsert_sqlite(session: Session, service: str, merged: dict[Key, _Sum]) -> None:
-    # The transaction holds SQLite's write lock from BEGIN IMMEDIATE: read, add, write is safe.
-    buckets = [bucket for _, _, bucket in merged]
-    existing = session.execute(
-        select(ROLLUPS).where(
-            RollupRow.service == service,
-            RollupRow.operation.in_({op for op, _, _ in merged}),
-            RollupRow.bucket_start.between(min(buckets), max(buckets)),
-        )
-    ).mappings()
-    for row in existing:
-        found = merged.get((row["operation"], row["outcome"], row["bucket_start"]))
-        if found is not None:
-            found.add(row["count"], row["sum"], row["histogram"])
-    insert = sqlite.insert(ROLLUPS)
-    statement = insert.on_conflict_do_update(
-        index_elements=KEY_COLUMNS,
-        set_={
-            "count": insert.excluded.count,
-            "sum": insert.excluded.sum,
-            "histogram": insert.excluded.histogram,
-        },
-    )
-    session.execute(statement, _values(service, merged))
-
-
-def _record_instance(session: Session, batch: BatchIn, now: float) -> None:
-    dialect = session.get_bind().dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(InstanceRow).values(
-        service=batch.service,
-        instance=batch.instance,
-        sdk=batch.sdk,
-        first_seen=now,
-        last_seen=now,
-        dropped=batch.dropped,
-    )
-    greatest = func.greatest if dialect == "postgresql" else func.max
-    session.execute(
-        insert.on_conflict_do_update(
-            index_elements=["service", "instance"],
-            set_={
-                "sdk": insert.excluded.sdk,
-                "last_seen": insert.excluded.last_seen,
-                # Cumulative per instance: a retried older batch must not lower it.
-                "dropped": greatest(InstanceRow.dropped, insert.excluded.dropped),
-            },
-        )
-    )
+#: Each outcome's group among a stored row's columns, outcomes in name order (as ``cells``
+#: returns them).
+_CELL_GROUPS = sorted((outcome, len(KEY_COLUMNS) + start) for outcome, start in GROUP_START.items())
 
 
 def cells(
@@ -194,29 +92,34 @@ def cells(
     until: float,
     operations: Sequence[str] | None = None,
 ) -> list[tuple[str, rollup.Cell]]:
-    """The rollup rows of ``service`` whose bucket starts in ``[since, until)``.
+    """The cells of ``service`` whose bucket starts in ``[since, until)``.
+
+    A cell is one outcome of a stored row, for each outcome that row has received points of.
 
     Returns:
         ``(operation, cell)`` pairs, ordered by operation, bucket and outcome.
     """
+    columns = ROLLUPS.c
     query: Select[Any] = (
         select(ROLLUPS)
         .where(
-            RollupRow.service == service,
-            RollupRow.bucket_start >= math.floor(since),
-            RollupRow.bucket_start < until,
+            columns.service == service,
+            columns.bucket_start >= math.floor(since),
+            columns.bucket_start < until,
         )
-        .order_by(RollupRow.operation, RollupRow.bucket_start, RollupRow.outcome)
+        .order_by(columns.operation, columns.bucket_start)
     )
     if operations is not None:
-        query = query.where(RollupRow.operation.in_(list(operations)))
-    return [
-        (
-            r["operation"],
-            rollup.Cell(r["bucket_start"], r["outcome"], r["count"], r["sum"], r["histogram"]),
-        )
-        for r in session.execute(query).mappings()
-    ]
+        query = query.where(columns.operation.in_(list(operations)))
+    out = []
+    for row in session.execute(query):
+        for outcome, at in _CELL_GROUPS:
+            if row[at] is not None:
+                cell = rollup.Cell(
+                    row[2], outcome, row[at], row[at + 1], list(row[at + 2 : at + GROUP])
+                )
+                out.append((row[1], cell))
+    return out
 
 
 def default_step(since: float, until: float) -> int:

@@ -20,12 +20,11 @@ from typing import Any
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
-from reliant.agent.protocol import LATENCY_BOUNDS, OUTCOMES
+from reliant.agent.protocol import OUTCOMES
+from reliant.server.domains.telemetry.models import HISTOGRAM_SIZE
 
 #: ``(service, operation)``.
 Key = tuple[str, str]
-#: Counts per latency bucket (``len(LATENCY_BOUNDS) + 1``; the last is +Inf).
-HISTOGRAM_SIZE = len(LATENCY_BOUNDS) + 1
 #: Operation → sums laid out as :func:`layout` says.
 Sums = dict[Key, list[int]]
 
@@ -44,21 +43,16 @@ _BUCKET_INDEX = "ix_telemetry_rollups_bucket_start"
 
 def _sums(dialect: str, bounds: Sequence[int]) -> str:
     """The SELECT list of the sums (:func:`layout`), as SQL text (every value is a literal)."""
-    if dialect == "postgresql":
-        element = "(histogram ->> {i})::bigint"
-        total = "CAST(sum(CASE WHEN outcome = '{o}' THEN {v} ELSE 0 END) AS BIGINT)"
-    else:
-        element = "json_extract(histogram, '$[{i}]')"
-        total = "sum(CASE WHEN outcome = '{o}' THEN {v} ELSE 0 END)"
-    # PostgreSQL's sum(bigint) is numeric: cast back so the driver answers ints.
-    columns = [total.format(o=o, v="count") for o in OUTCOMES]
+    # PostgreSQL's sum(bigint) is numeric: cast back so the driver answers ints. An
+    # outcome's columns are NULL in rows without its calls; sum() skips them.
+    total = "CAST(sum({v}) AS BIGINT)" if dialect == "postgresql" else "sum({v})"
+    columns = [total.format(v=f"{o}_count") for o in OUTCOMES]
     for bound in bounds:
         if not 0 <= bound < HISTOGRAM_SIZE:
             raise ValueError(f"histogram bound index must be in [0, {HISTOGRAM_SIZE}), got {bound}")
-        # Histogram elements are extracted in SQL, only for the rows of the outcome at
-        # hand (CASE evaluates one branch).
-        at_most = " + ".join(element.format(i=i) for i in range(int(bound) + 1))
-        columns += [total.format(o=o, v=at_most) for o in OUTCOMES]
+        for o in OUTCOMES:
+            at_most = " + ".join(f"{o}_h{i}" for i in range(int(bound) + 1))
+            columns.append(total.format(v=at_most))
     return ", ".join(columns)
 
 
