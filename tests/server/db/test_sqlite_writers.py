@@ -48,9 +48,13 @@ def test_a_second_transaction_waits_for_the_first_to_commit(engine: Engine) -> N
 
 def test_a_rolled_back_transaction_hands_over_too(engine: Engine) -> None:
     """A transaction that fails and rolls back lets the next one in; its write is gone."""
-    with pytest.raises(RuntimeError), engine.begin() as conn:
-        conn.execute(text("INSERT INTO t VALUES (1)"))
-        raise RuntimeError("boom")
+    def failing() -> None:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        failing()
     started, done = threading.Event(), threading.Event()
     _second_writer(engine, started, done)
     with engine.connect() as conn:
