@@ -103,7 +103,7 @@ def test_unknown_kind_lists_the_known_ones(tmp_path: Path) -> None:
     assert [
         "reliant.yaml:2: kind: unknown kind 'Servise'; did you mean 'Service'? "
         "(known kinds: Service, Policy, SLO, AlertRoute, Schedule, EscalationPolicy, "
-        "IncidentRule, Runbook)"
+        "IncidentRule, Runbook, ErrorBudgetPolicy)"
     ] == problems(tmp_path, text)
 
 
@@ -112,7 +112,7 @@ def test_missing_kind_and_non_mapping_documents(tmp_path: Path) -> None:
     text = "apiVersion: reliant.dev/v1\nmetadata: {name: x}\n---\n- a list\n"
     assert [
         "reliant.yaml:1: missing required key 'kind' (one of: Service, Policy, SLO, AlertRoute, "
-        "Schedule, EscalationPolicy, IncidentRule, Runbook)",
+        "Schedule, EscalationPolicy, IncidentRule, Runbook, ErrorBudgetPolicy)",
         "reliant.yaml:4: a document is a mapping with apiVersion, kind, metadata and spec, "
         "not list",
     ] == problems(tmp_path, text)
@@ -190,7 +190,7 @@ def test_every_file_is_checked_before_failing(tmp_path: Path) -> None:
         load_paths([tmp_path])
     known = (
         "(known kinds: Service, Policy, SLO, AlertRoute, Schedule, EscalationPolicy, "
-        "IncidentRule, Runbook)"
+        "IncidentRule, Runbook, ErrorBudgetPolicy)"
     )
     assert [
         f"{tmp_path}/a.yaml:1: kind: unknown kind 'Nope' {known}",

@@ -31,6 +31,7 @@ COMMANDS = (
     "reliant.cli.oncall",
     "reliant.cli.incidents",
     "reliant.cli.runbooks",
+    "reliant.cli.postmortems",
 )
 
 

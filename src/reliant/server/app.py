@@ -40,6 +40,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "reliant.server.domains.incidents.api",
     "reliant.server.domains.oncall.api",
     "reliant.server.domains.runbooks.api",
+    "reliant.server.domains.postmortems.api",
     "reliant.server.domains.oncall.views",
     "reliant.server.web.login",
     "reliant.server.web.views",
@@ -48,6 +49,9 @@ ROUTER_MODULES: tuple[str, ...] = (
     "reliant.server.domains.slo.views",
     "reliant.server.domains.alerts.views",
     "reliant.server.domains.notify.views",
+    "reliant.server.domains.incidents.views",
+    "reliant.server.domains.runbooks.views",
+    "reliant.server.domains.postmortems.views",
 )
 #: Modules exposing ``jobs(settings) -> list[Job]``; a new domain adds its jobs module here.
 JOB_MODULES: tuple[str, ...] = (
@@ -59,6 +63,7 @@ JOB_MODULES: tuple[str, ...] = (
     "reliant.server.domains.incidents.jobs",
     "reliant.server.domains.oncall.jobs",
     "reliant.server.domains.runbooks.jobs",
+    "reliant.server.domains.postmortems.jobs",
 )
 BOOTSTRAP_TOKEN_NAME = "bootstrap-admin"
 

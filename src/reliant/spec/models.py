@@ -1012,6 +1012,56 @@ class RunbookSpec(_Spec):
         return problems
 
 
+class PostmortemRequirement(_Spec):
+    """When a resolved incident needs a postmortem, and by when.
+
+    Attributes:
+        severity_at_most: incidents of this severity or worse need one (``SEV2``: SEV1
+            and SEV2 do).
+        budget_consumed_over: incidents that consumed more than this percent of a linked
+            SLO's error budget need one (``20``: the SRE Workbook's threshold).
+        due_business_days: business days (Monday to Friday) after the resolution by which
+            it is due.
+    """
+
+    severity_at_most: IncidentSeverity | None = None
+    budget_consumed_over: float | None = Field(default=None, gt=0, le=10000)
+    due_business_days: int = Field(default=5, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _some_condition(self) -> PostmortemRequirement:
+        if self.severity_at_most is None and self.budget_consumed_over is None:
+            raise ValueError(
+                "give severity_at_most (e.g. SEV2), budget_consumed_over (a percent, e.g. 20) "
+                "or both"
+            )
+        return self
+
+
+class ErrorBudgetPolicySpec(_Spec):
+    """What an incident of these services must be followed by: a postmortem, when it meets
+    the requirement.
+
+    Attributes:
+        services: the services it covers (an incident linking any of them); empty: every
+            service, and incidents without services.
+        postmortem: when a postmortem is required.
+    """
+
+    description: str = Field(default="", max_length=2000)
+    services: list[Annotated[str, Field(pattern=NAME_PATTERN)]] = Field(
+        default_factory=list, max_length=100
+    )
+    postmortem: PostmortemRequirement
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_unstorable_text(cls, data: Any) -> Any:
+        if not _storable(data):
+            raise ValueError("text may not hold NUL characters (\\u0000) or lone surrogates")
+        return data
+
+
 class Metadata(_Spec):
     """An object's identity."""
 
@@ -1028,4 +1078,5 @@ KINDS: dict[str, type[_Spec]] = {
     "EscalationPolicy": EscalationPolicySpec,
     "IncidentRule": IncidentRuleSpec,
     "Runbook": RunbookSpec,
+    "ErrorBudgetPolicy": ErrorBudgetPolicySpec,
 }

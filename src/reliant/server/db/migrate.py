@@ -29,6 +29,7 @@ MODEL_MODULES = (
     "reliant.server.domains.incidents.models",
     "reliant.server.domains.oncall.models",
     "reliant.server.domains.runbooks.models",
+    "reliant.server.domains.postmortems.models",
 )
 #: Key of the PostgreSQL advisory lock held while migrating ("rlnt").
 MIGRATION_LOCK = 0x726C6E74

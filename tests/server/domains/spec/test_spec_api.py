@@ -70,6 +70,7 @@ def test_apply_creates_everything_then_nothing(client: TestClient) -> None:
             "EscalationPolicy",
             "IncidentRule",
             "Runbook",
+            "ErrorBudgetPolicy",
         ],
         "fingerprint": first["fingerprint"],
     } == applied[0]["attributes"]
@@ -194,7 +195,7 @@ def test_invalid_documents_are_422_with_every_problem(client: TestClient) -> Non
     assert [
         "documents[0]: Service web: spec.tier: should be less than or equal to 4, got 9",
         "documents[1]: kind: unknown kind 'Nope' (known kinds: Service, Policy, SLO, "
-        "AlertRoute, Schedule, EscalationPolicy, IncidentRule, Runbook)",
+        "AlertRoute, Schedule, EscalationPolicy, IncidentRule, Runbook, ErrorBudgetPolicy)",
         "documents[2]: Policy P!: metadata.name: should be a name of lowercase letters, "
         "digits, '.', '-' and '_', starting and ending alphanumeric, got 'P!'",
     ] == response.json()["errors"]
@@ -214,7 +215,7 @@ def test_kinds_limit_the_scope(client: TestClient) -> None:
     assert (
         422,
         "kind 'Slo' is not managed here (managed: Service, Policy, SLO, AlertRoute, Schedule, "
-        "EscalationPolicy, IncidentRule, Runbook)",
+        "EscalationPolicy, IncidentRule, Runbook, ErrorBudgetPolicy)",
     ) == (
         unknown.status_code,
         unknown.json()["detail"],

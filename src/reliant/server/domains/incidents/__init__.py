@@ -7,13 +7,19 @@ This facade is all other domains may import::
 
 ``SPEC_HANDLER`` is the ``IncidentRule`` kind's handler for ``reliant apply``;
 ``declare_from_alerts`` runs one pass of the ``incidents.declare`` job (every 5 s), which
-reads new alert events from the event log. See ``docs/incidents.md``.
+reads new alert events from the event log. ``incident_detail`` and ``timeline_page`` read
+an incident and its timeline (postmortems build their drafts from them). See
+``docs/incidents.md``.
 """
 
 from reliant.server.domains.incidents.declare import run as declare_from_alerts
 from reliant.server.domains.incidents.lifecycle import OPEN, SEVERITIES, STATES
 from reliant.server.domains.incidents.metrics import DEFINITIONS
+from reliant.server.domains.incidents.recording import IncidentNotFound
+from reliant.server.domains.incidents.service import Detail
+from reliant.server.domains.incidents.service import detail as incident_detail
 from reliant.server.domains.incidents.spec import IncidentRuleHandler
+from reliant.server.domains.incidents.timeline import page as timeline_page
 
 #: The ``IncidentRule`` kind's handler for the apply engine.
 SPEC_HANDLER = IncidentRuleHandler()
@@ -24,6 +30,10 @@ __all__ = [
     "SEVERITIES",
     "SPEC_HANDLER",
     "STATES",
+    "Detail",
+    "IncidentNotFound",
     "IncidentRuleHandler",
     "declare_from_alerts",
+    "incident_detail",
+    "timeline_page",
 ]

@@ -20,7 +20,14 @@ from sqlalchemy.orm import Session
 
 from reliant.server.domains.runbooks import progress, runs, service
 from reliant.server.domains.runbooks.executor import Executor
-from reliant.server.domains.runbooks.schemas import RunOut, RunSummary, run_out, run_summary
+from reliant.server.domains.runbooks.schemas import (
+    RunbookOut,
+    RunOut,
+    RunSummary,
+    run_out,
+    run_summary,
+    runbook_out,
+)
 from reliant.server.domains.runbooks.spec import RunbookHandler
 from reliant.server.domains.runbooks.trigger import Trigger
 
@@ -35,6 +42,12 @@ def runs_of_incident(session: Session, incident: int, *, limit: int = 100) -> li
     )
     paused = not service.automation(session)["enabled"]
     return [run_summary(row, paused=paused) for row in rows]
+
+
+def runbook_choices(session: Session, *, limit: int = 500) -> list[RunbookOut]:
+    """Runbooks by name (what a person may start a run of)."""
+    rows, _ = service.page(session, service=None, limit=limit, after=None)
+    return [runbook_out(row) for row in rows]
 
 
 def run_view(session: Session, run_id: int) -> RunOut | None:
@@ -53,7 +66,9 @@ __all__ = [
     "RunOut",
     "RunSummary",
     "RunbookHandler",
+    "RunbookOut",
     "Trigger",
     "run_view",
+    "runbook_choices",
     "runs_of_incident",
 ]

@@ -30,6 +30,7 @@ HANDLER_MODULES: tuple[str, ...] = (
     "reliant.server.domains.oncall.policy_kind",
     "reliant.server.domains.incidents",
     "reliant.server.domains.runbooks",
+    "reliant.server.domains.postmortems",
 )
 
 

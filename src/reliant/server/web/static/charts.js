@@ -6,6 +6,8 @@
 //        "series": [{"label": "...", "values": [number|null, ...]}, ...],
 //        "thresholds": [{"label": "...", "value": n, "series": index or -1}, ...]}'>
 //
+// "points": true marks each value with a dot (sparse series, e.g. weekly trends).
+//
 // Thresholds are dashed horizontal lines in the colour of the series they belong to (-1:
 // the critical colour). Colours come from the stylesheet's variables, so the charts follow
 // the light and dark schemes, and are redrawn when the scheme changes or the page resizes.
@@ -51,7 +53,7 @@
         width: 2,
         fill: spec.series.length === 1 ? `${colour(i)}22` : undefined,
         spanGaps: false,
-        points: { show: false },
+        points: { show: spec.points === true },
         value: (u, v) => format(v, unit),
       });
     });
