@@ -129,3 +129,39 @@ def test_pages_follow_time_then_id(client: TestClient, clock: VirtualClock) -> N
     assert [e["key"] for e in timeline(client, incident)] == seen
     assert 6 == len(seen)
     assert 400 == client.get(base, params={"cursor": "eyJ0IjoiYSJ9"}).status_code
+
+
+def test_runbook_entries_read_as_sentences() -> None:
+    """Runbook events on a timeline say what happened in words, not raw attributes."""
+    from reliant.server.domains.incidents.timeline import describe
+
+    base = {"run": 7, "runbook": "restart-db", "step": "s2", "name": "restart"}
+    cases = {
+        "runbook.run_started": (
+            {"started_by": "alice"},
+            "runbook restart-db run #7 started by alice",
+        ),
+        "runbook.step_started": (
+            {"kind": "shell"},
+            "runbook restart-db run #7: step restart (shell) started",
+        ),
+        "runbook.waiting": (
+            {"for": "approval"},
+            "runbook restart-db run #7: step restart waits for approval",
+        ),
+        "runbook.approved": (
+            {"by": "bob"},
+            "runbook restart-db run #7: step restart approved by bob",
+        ),
+        "runbook.step_finished": (
+            {"state": "failed", "error": "exit 3"},
+            "runbook restart-db run #7: step restart failed: exit 3",
+        ),
+        "runbook.run_finished": ({"state": "succeeded"}, "runbook restart-db run #7 succeeded"),
+        "runbook.run_skipped": (
+            {"reason": "kill switch on"},
+            "runbook restart-db not run: kill switch on",
+        ),
+    }
+    for kind, (extra, expected) in cases.items():
+        assert expected == describe({"kind": kind, "attributes": {**base, **extra}})

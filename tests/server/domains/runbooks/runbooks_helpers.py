@@ -121,6 +121,13 @@ def start(client: TestClient, name: str, status: int = 201, **body: Any) -> dict
     return dict(response.json())
 
 
+def an_incident(client: TestClient) -> int:
+    """Declare an incident (runs may only name existing ones); return its id."""
+    response = client.post("/api/v1/incidents", json={"title": "Payments down", "severity": "SEV3"})
+    assert 201 == response.status_code, response.text
+    return int(response.json()["id"])
+
+
 def get_run(client: TestClient, run_id: int) -> dict[str, Any]:
     """One run."""
     response = client.get(f"/api/v1/runbook-runs/{run_id}")

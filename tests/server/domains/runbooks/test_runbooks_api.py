@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from runbooks_helpers import EXECUTABLES, SECRET, get_run, put, runbook, start
+from runbooks_helpers import EXECUTABLES, SECRET, an_incident, get_run, put, runbook, start
 from server_helpers import bearer, token_for
 
 from reliant.server.db import transaction
@@ -124,9 +124,10 @@ def test_invalid_runbooks_are_located(
 def test_start_a_run_and_list_runs(client: TestClient) -> None:
     """A run starts pending with every step pending; runs list newest first, filtered."""
     put(client, "rb", runbook({"kind": "manual"}, {"kind": "shell", "command": ["echo"]}))
-    first = start(client, "rb", incident=7)
+    incident = an_incident(client)
+    first = start(client, "rb", incident=incident)
     second = start(client, "rb")
-    assert ("pending", ["pending", "pending"], 7, False) == (
+    assert ("pending", ["pending", "pending"], incident, False) == (
         first["state"],
         [s["state"] for s in first["steps"]],
         first["incident"],
@@ -136,10 +137,20 @@ def test_start_a_run_and_list_runs(client: TestClient) -> None:
     listed = client.get("/api/v1/runbook-runs", params={"runbook": "rb", "limit": 1}).json()
     more = client.get("/api/v1/runbook-runs", params={"cursor": listed["next"]}).json()
     assert [second["id"], first["id"]] == [r["id"] for r in listed["items"] + more["items"]]
-    by_incident = client.get("/api/v1/runbook-runs", params={"incident": 7}).json()["items"]
+    by_incident = client.get("/api/v1/runbook-runs", params={"incident": incident})
+    by_incident = by_incident.json()["items"]
     assert [first["id"]] == [r["id"] for r in by_incident]
     assert [] == client.get("/api/v1/runbook-runs", params={"state": "failed"}).json()["items"]
     assert 404 == client.get("/api/v1/runbook-runs/999").status_code
+
+
+def test_a_run_names_an_existing_incident(client: TestClient) -> None:
+    """A run for an incident that does not exist is refused (422), nothing started."""
+    put(client, "rb", runbook({"kind": "manual"}))
+    response = client.post("/api/v1/runbooks/rb/runs", json={"incident": 404})
+    assert 422 == response.status_code
+    assert "there is no incident #404" in response.text
+    assert [] == client.get("/api/v1/runbook-runs").json()["items"]
 
 
 def test_params_are_checked(client: TestClient) -> None:
@@ -251,10 +262,11 @@ def test_cancel_ends_a_run(client: TestClient) -> None:
 def test_the_facade_reads_runs_for_other_domains(app: FastAPI, client: TestClient) -> None:
     """Incidents and pages read an incident's runs, and one run, through the facade."""
     put(client, "rb", runbook({"kind": "manual"}))
-    first = start(client, "rb", incident=9)
+    incident = an_incident(client)
+    first = start(client, "rb", incident=incident)
     start(client, "rb")
     with transaction(app.state.sessions) as session:
-        listed = runs_of_incident(session, 9)
+        listed = runs_of_incident(session, incident)
         view = run_view(session, first["id"])
         missing = run_view(session, 999)
     assert ([first["id"]], "s1", None) == (

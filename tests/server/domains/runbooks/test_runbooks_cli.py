@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from live_server import LiveServer
-from runbooks_helpers import EXECUTABLES, SECRET, Driver, get_run, put, runbook, start
+from runbooks_helpers import EXECUTABLES, SECRET, Driver, an_incident, get_run, put, runbook, start
 from server_helpers import ADMIN
 
 from reliant.cli import main
@@ -103,8 +103,9 @@ def test_run_and_wait_follows_the_steps(
             parameters=[{"name": "who"}],
         ),
     )
+    incident = str(an_incident(client))
     assert 0 == main(
-        run(server, "runbooks", "run", "hello", "-p", "who=ops", "--wait", "--incident", "5")
+        run(server, "runbooks", "run", "hello", "-p", "who=ops", "--wait", "--incident", incident)
     )
     captured = capsys.readouterr()
     assert [

@@ -19,6 +19,7 @@ from runbooks_helpers import (
     EXECUTABLES,
     Driver,
     Target,
+    an_incident,
     events,
     get_run,
     push,
@@ -131,7 +132,8 @@ def test_a_run_with_every_step_kind(
             },
         )
         driver = Driver(app, clock)
-        run = start(client, "mitigate", incident=42)
+        incident = an_incident(client)
+        run = start(client, "mitigate", incident=incident)
 
         found = until(driver, client, run["id"], lambda r: r["steps"][4]["state"] == "polling")
         assert ["succeeded"] * 4 + ["polling", "pending", "pending", "pending"] == states(found)
@@ -180,7 +182,9 @@ def test_a_run_with_every_step_kind(
         agent.close()
 
     journal = [e for e in events(client) if e["attributes"].get("run") == run["id"]]
-    assert {("payments", 42)} == {(e["service"], e["attributes"]["incident"]) for e in journal}
+    assert {("payments", incident)} == {
+        (e["service"], e["attributes"]["incident"]) for e in journal
+    }
     kinds = [(e["kind"], e["attributes"].get("step")) for e in journal]
     steps = ["probe", "say", "open", "budget", "calm"]
     expected = [("runbook.run_started", None)]

@@ -8,7 +8,17 @@ from collections.abc import Iterator
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from runbooks_helpers import EXECUTABLES, SECRET, Driver, Target, get_run, put, start, target
+from runbooks_helpers import (
+    EXECUTABLES,
+    SECRET,
+    Driver,
+    Target,
+    an_incident,
+    get_run,
+    put,
+    start,
+    target,
+)
 from sqlalchemy import text
 
 from reliant.server.db import transaction
@@ -77,7 +87,8 @@ def test_secrets_are_masked_everywhere(
             ],
         },
     )
-    run = start(client, "rotate", params={"token": SECRET, "who": "ops"}, incident=3)
+    incident = an_incident(client)
+    run = start(client, "rotate", params={"token": SECRET, "who": "ops"}, incident=incident)
     assert SECRET not in str(run)
     assert {"token": "********", "who": "ops"} == run["params"]
     driver = Driver(app, clock)

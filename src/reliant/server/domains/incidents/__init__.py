@@ -12,10 +12,12 @@ an incident and its timeline (postmortems build their drafts from them). See
 ``docs/incidents.md``.
 """
 
+from sqlalchemy.orm import Session
+
 from reliant.server.domains.incidents.declare import run as declare_from_alerts
 from reliant.server.domains.incidents.lifecycle import OPEN, SEVERITIES, STATES
 from reliant.server.domains.incidents.metrics import DEFINITIONS
-from reliant.server.domains.incidents.recording import IncidentNotFound
+from reliant.server.domains.incidents.recording import IncidentNotFound, require
 from reliant.server.domains.incidents.service import Detail
 from reliant.server.domains.incidents.service import detail as incident_detail
 from reliant.server.domains.incidents.spec import IncidentRuleHandler
@@ -23,6 +25,16 @@ from reliant.server.domains.incidents.timeline import page as timeline_page
 
 #: The ``IncidentRule`` kind's handler for the apply engine.
 SPEC_HANDLER = IncidentRuleHandler()
+
+
+def incident_exists(session: Session, incident_id: int) -> bool:
+    """Whether there is an incident with this id (in any state)."""
+    try:
+        require(session, incident_id)
+    except IncidentNotFound:
+        return False
+    return True
+
 
 __all__ = [
     "DEFINITIONS",
@@ -35,5 +47,6 @@ __all__ = [
     "IncidentRuleHandler",
     "declare_from_alerts",
     "incident_detail",
+    "incident_exists",
     "timeline_page",
 ]

@@ -182,6 +182,29 @@ def _known(kind: str, a: Mapping[str, Any]) -> str | None:
         return f"breaker {a.get('name')}: {a.get('from_state')} -> {a.get('to_state')}"
     if kind == "slo.burn_rate_high":
         return f"SLO {a.get('slo')} burns its budget too fast ({a.get('severity')})"
+    if kind.startswith("runbook."):
+        return _runbook(kind.removeprefix("runbook."), a)
+    return None
+
+
+def _runbook(what: str, a: Mapping[str, Any]) -> str | None:
+    run = f"runbook {a.get('runbook')} run #{a.get('run')}"
+    step = f"step {a.get('name') or a.get('step')}"
+    if what == "run_started":
+        return f"{run} started by {a.get('started_by')}"
+    if what == "step_started":
+        return f"{run}: {step} ({a.get('kind')}) started"
+    if what == "waiting":
+        return f"{run}: {step} waits for {a.get('for')}"
+    if what in ("approved", "rejected"):
+        return f"{run}: {step} {what} by {a.get('by')}"
+    if what == "step_finished":
+        error = a.get("error")
+        return f"{run}: {step} {a.get('state')}" + (f": {error}" if error else "")
+    if what == "run_finished":
+        return f"{run} {a.get('state')}"
+    if what == "run_skipped":
+        return f"runbook {a.get('runbook')} not run: {a.get('reason')}"
     return None
 
 

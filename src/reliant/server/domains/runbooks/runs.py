@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from reliant.server.auth import audit
+from reliant.server.domains.incidents import incident_exists
 from reliant.server.domains.runbooks import flow, progress, rendering
 from reliant.server.domains.runbooks.models import RunbookRow, RunRow, StepRow
 from reliant.server.domains.runbooks.service import (
@@ -125,6 +126,15 @@ def start(
     problems = server_problems(spec, env)
     if problems:
         raise Invalid(problems, prefix=f"runbook {runbook.name!r}: ")
+    if incident is not None and not incident_exists(session, incident):
+        raise Invalid(
+            [
+                (
+                    ("incident",),
+                    f"there is no incident #{incident}; list them with `reliant incidents list`",
+                )
+            ]
+        )
     found, secrets = resolve_params(spec, given)
     automatic = trigger is not None
     run = RunRow(
