@@ -48,6 +48,7 @@ def test_a_second_transaction_waits_for_the_first_to_commit(engine: Engine) -> N
 
 def test_a_rolled_back_transaction_hands_over_too(engine: Engine) -> None:
     """A transaction that fails and rolls back lets the next one in; its write is gone."""
+
     def failing() -> None:
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO t VALUES (1)"))
