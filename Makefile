@@ -5,6 +5,9 @@ export UV_PYTHON_PREFERENCE := only-system
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 SCENARIO ?= examples/scenarios/hard-outage.yaml
+# pytest worker processes: most control-plane tests wait on real servers and engines, so
+# a third worker keeps two cores busy.
+TEST_WORKERS ?= 3
 
 .PHONY: simulate test lint typecheck bench uv
 
@@ -22,7 +25,7 @@ typecheck: uv
 	$(UV) run --frozen mypy
 
 test: lint typecheck
-	$(UV) run --frozen pytest --cov --cov-report=term --durations=25
+	$(UV) run --frozen pytest -n $(TEST_WORKERS) --dist loadfile --cov --cov-report=term --durations=25
 
 bench: uv
 	$(UV) run --frozen python -m benchmarks

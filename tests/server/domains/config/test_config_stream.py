@@ -139,10 +139,11 @@ def test_bound_ingest_token_streams_its_service(http: httpx.Client) -> None:
         assert 0 == SseReader(response).next_config()[0]
 
 
-def _wait_for(condition: Any, within: float = DEADLINE) -> None:
+def _wait_for(condition: Any, within: float = DEADLINE, state: Any = None) -> None:
     deadline = time.monotonic() + within
     while not condition():
-        assert time.monotonic() < deadline, "the server did not react in time"
+        seen = "" if state is None else f" (state: {state()})"
+        assert time.monotonic() < deadline, f"the server did not react in time{seen}"
         time.sleep(0.02)  # polling with a deadline, not a behavioural wait
 
 
@@ -152,8 +153,8 @@ def test_stream_ends_when_the_client_leaves(http: httpx.Client) -> None:
         SseReader(response).next_config()
         # The stream is subscribed while the client reads (polled: a loaded machine may
         # run the server's generator a moment behind the bytes the client already has).
-        _wait_for(lambda: HUB.count("leaver") == 1)
-    _wait_for(lambda: HUB.count("leaver") == 0)
+        _wait_for(lambda: HUB.count("leaver") == 1, state=lambda: HUB.count("leaver"))
+    _wait_for(lambda: HUB.count("leaver") == 0, state=lambda: HUB.count("leaver"))
 
 
 def test_close_streams_ends_open_streams_and_lets_the_server_stop(app: FastAPI) -> None:
