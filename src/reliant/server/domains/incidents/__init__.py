@@ -20,11 +20,11 @@ from reliant.server.domains.incidents.metrics import DEFINITIONS
 from reliant.server.domains.incidents.recording import IncidentNotFound, require
 from reliant.server.domains.incidents.service import Detail
 from reliant.server.domains.incidents.service import detail as incident_detail
-from reliant.server.domains.incidents.spec import IncidentRuleHandler
+from reliant.server.domains.incidents.spec import HANDLER
 from reliant.server.domains.incidents.timeline import page as timeline_page
 
 #: The ``IncidentRule`` kind's handler for the apply engine.
-SPEC_HANDLER = IncidentRuleHandler()
+SPEC_HANDLER = HANDLER
 
 
 def incident_exists(session: Session, incident_id: int) -> bool:
@@ -44,7 +44,6 @@ __all__ = [
     "STATES",
     "Detail",
     "IncidentNotFound",
-    "IncidentRuleHandler",
     "declare_from_alerts",
     "incident_detail",
     "incident_exists",

@@ -33,7 +33,7 @@ __all__ = [
 #: A stored rule.
 RuleRecord = Record[IncidentRuleSpec]
 
-_RULES = Declared(
+RULES = Declared(
     row=IncidentRuleRow,
     spec=IncidentRuleSpec,
     kind="incident_rule",
@@ -43,11 +43,11 @@ _RULES = Declared(
     not_found=IncidentNotFound,
     conflict=IncidentConflict,
 )
-get = _RULES.get
-page = _RULES.page
-managed_by_spec = _RULES.managed_by_spec
+get = RULES.get
+page = RULES.page
+managed_by_spec = RULES.managed_by_spec
 #: Delete a rule; the incidents it declared stay.
-delete = _RULES.delete
+delete = RULES.delete
 
 
 def put(
@@ -68,7 +68,7 @@ def put(
         IncidentNotFound / IncidentConflict: as ``must_exist`` demands.
     """
     compile_rule(name, spec)
-    return _RULES.put(
+    return RULES.put(
         acting,
         name,
         spec,

@@ -17,16 +17,15 @@ from reliant.server.domains.postmortems.facts import DEFINITIONS
 from reliant.server.domains.postmortems.lifecycle import STATES
 from reliant.server.domains.postmortems.require import run as require_postmortems
 from reliant.server.domains.postmortems.service import by_incident as postmortem_of_incident
-from reliant.server.domains.postmortems.spec import ErrorBudgetPolicyHandler
+from reliant.server.domains.postmortems.spec import HANDLER
 
 #: The ``ErrorBudgetPolicy`` kind's handler for the apply engine.
-SPEC_HANDLER = ErrorBudgetPolicyHandler()
+SPEC_HANDLER = HANDLER
 
 __all__ = [
     "DEFINITIONS",
     "SPEC_HANDLER",
     "STATES",
-    "ErrorBudgetPolicyHandler",
     "postmortem_of_incident",
     "require_postmortems",
 ]

@@ -31,7 +31,7 @@ __all__ = [
 #: A stored policy.
 PolicyRecord = Record[ErrorBudgetPolicySpec]
 
-_POLICIES = Declared(
+POLICIES = Declared(
     row=ErrorBudgetPolicyRow,
     spec=ErrorBudgetPolicySpec,
     kind="error_budget_policy",
@@ -41,13 +41,13 @@ _POLICIES = Declared(
     not_found=PostmortemNotFound,
     conflict=PostmortemConflict,
 )
-get = _POLICIES.get
-page = _POLICIES.page
+get = POLICIES.get
+page = POLICIES.page
 #: Create or replace a policy; return it and whether it was created.
-put = _POLICIES.put
+put = POLICIES.put
 #: Delete a policy; postmortems it required stay required.
-delete = _POLICIES.delete
-managed_by_spec = _POLICIES.managed_by_spec
+delete = POLICIES.delete
+managed_by_spec = POLICIES.managed_by_spec
 
 
 def in_force(session: Session) -> list[policy.Policy]:
