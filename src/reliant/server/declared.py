@@ -11,8 +11,8 @@ after) and evented (``<kind>.created`` / ``.updated`` / ``.deleted`` with the ob
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -31,20 +31,27 @@ SOURCE_LENGTH = 100
 SpecT = TypeVar("SpecT", bound=BaseModel)
 
 
-class Acting(Protocol):
-    """Who changes an object, when, in which transaction (each domain's ``Acting``)."""
+@dataclass(frozen=True, slots=True)
+class Acting:
+    """Who changes objects, when, in which transaction.
+
+    Attributes:
+        session: the caller's transaction (never committed here).
+        now: the server's clock.
+        actor: who acts: a token's name, or ``<kind>:<name>`` for a job; shown as ``by`` and
+            recorded in the audit log.
+        source: the ``source`` of the events (the actor for API calls, ``server`` for jobs).
+    """
+
+    session: Session
+    now: float
+    actor: str
+    source: str = field(default="")
 
     @property
-    def session(self) -> Session: ...
-
-    @property
-    def now(self) -> float: ...
-
-    @property
-    def actor(self) -> str: ...
-
-    @property
-    def event_source(self) -> str: ...
+    def event_source(self) -> str:
+        """The events' ``source``."""
+        return self.source or self.actor
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

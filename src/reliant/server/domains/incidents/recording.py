@@ -6,13 +6,13 @@ shows it whatever services it names, and one audit record. Nothing here commits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reliant.server.auth import audit
+from reliant.server.declared import Acting as Acting  # re-exported: the domain's actor
 from reliant.server.domains.incidents import lifecycle
 from reliant.server.domains.incidents.models import (
     IncidentEventRow,
@@ -20,29 +20,6 @@ from reliant.server.domains.incidents.models import (
     IncidentServiceRow,
 )
 from reliant.server.events import EventRow, Severity, append
-
-
-@dataclass(frozen=True, slots=True)
-class Acting:
-    """Who changes incidents, when, in which transaction.
-
-    Attributes:
-        session: the caller's transaction (never committed here).
-        now: the server's clock.
-        actor: who acts: a token's name, or ``rule:<name>`` for the declaring job; shown
-            as ``by`` and recorded in the audit log.
-        source: the ``source`` of the events (the actor for API calls, ``server`` for jobs).
-    """
-
-    session: Session
-    now: float
-    actor: str
-    source: str = field(default="")
-
-    @property
-    def event_source(self) -> str:
-        """The events' ``source``."""
-        return self.source or self.actor
 
 
 class IncidentError(Exception):

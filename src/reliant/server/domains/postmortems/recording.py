@@ -6,37 +6,15 @@ services) and one audit record. Nothing here commits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reliant.server.auth import audit
+from reliant.server.declared import Acting as Acting  # re-exported: the domain's actor
 from reliant.server.domains.postmortems.models import PostmortemRow, PostmortemServiceRow
 from reliant.server.events import Severity, append
-
-
-@dataclass(frozen=True, slots=True)
-class Acting:
-    """Who changes postmortems, when, in which transaction.
-
-    Attributes:
-        session: the caller's transaction (never committed here).
-        now: the server's clock.
-        actor: a token's name, or ``policy:<name>`` for the requiring job.
-        source: the events' ``source`` (the actor for API calls, ``server`` for jobs).
-    """
-
-    session: Session
-    now: float
-    actor: str
-    source: str = field(default="")
-
-    @property
-    def event_source(self) -> str:
-        """The events' ``source``."""
-        return self.source or self.actor
 
 
 class PostmortemError(Exception):
