@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from fastapi.testclient import TestClient
 from server_helpers import ADMIN
 
-from reliant.server.app import create_app
+from reliant.server.app import collect_jobs, create_app
 from reliant.server.settings import Settings
 
 
@@ -93,3 +96,16 @@ def test_bad_bootstrap_token_is_refused(settings: Settings) -> None:
 def test_admin_constant_matches_settings(settings: Settings) -> None:
     """The fixtures start servers with the documented test admin token."""
     assert ADMIN == settings.bootstrap_token
+
+
+def test_job_intervals_replace_the_defaults(tmp_path: Path) -> None:
+    """Settings.job_intervals sets the named jobs' intervals and leaves the others alone."""
+    jobs = {job.name: job.interval for job in collect_jobs(Settings(data_dir=tmp_path))}
+    faster = collect_jobs(Settings(data_dir=tmp_path, job_intervals={"slo.evaluate": 2.0}))
+    assert {**jobs, "slo.evaluate": 2.0} == {job.name: job.interval for job in faster}
+
+
+def test_unknown_job_intervals_are_refused(tmp_path: Path) -> None:
+    """A job name that no domain has is refused, listing the jobs there are."""
+    with pytest.raises(ValueError, match=r"unknown jobs \['slo.evaluat'\]; the jobs are \["):
+        collect_jobs(Settings(data_dir=tmp_path, job_intervals={"slo.evaluat": 2.0}))

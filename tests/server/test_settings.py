@@ -49,3 +49,31 @@ def test_invalid_settings_are_refused(field: str, value: object, message: str) -
     """Out-of-range settings raise ValueError naming the setting."""
     with pytest.raises(ValueError, match=message):
         Settings(**{field: value})  # type: ignore[arg-type]
+
+
+def test_job_intervals_from_the_environment() -> None:
+    """RELIANT_JOB_INTERVALS takes name=duration items, in seconds or with a unit."""
+    env = {"RELIANT_JOB_INTERVALS": "slo.evaluate=2s, incidents.declare=0.5,runbooks.trigger=1m"}
+    settings = Settings.from_env(env)
+    expected = {"slo.evaluate": 2.0, "incidents.declare": 0.5, "runbooks.trigger": 60.0}
+    assert expected == dict(settings.job_intervals)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("slo.evaluate", "is not name=duration"),
+        ("=2s", "is not name=duration"),
+        ("slo.evaluate=soon", "slo.evaluate"),
+    ],
+)
+def test_bad_job_intervals_are_refused(text: str, message: str) -> None:
+    """A malformed RELIANT_JOB_INTERVALS item is refused, naming it."""
+    with pytest.raises(ValueError, match=message):
+        Settings.from_env({"RELIANT_JOB_INTERVALS": text})
+
+
+def test_job_intervals_must_be_positive() -> None:
+    """A zero interval is refused at construction."""
+    with pytest.raises(ValueError, match=r"job_intervals\['slo.evaluate'\] must be > 0"):
+        Settings(job_intervals={"slo.evaluate": 0.0})

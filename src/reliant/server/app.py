@@ -6,6 +6,7 @@ import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 from fastapi import FastAPI
@@ -74,7 +75,17 @@ def collect_jobs(settings: Settings) -> list[Job]:
     for name in JOB_MODULES:
         module: Any = importlib.import_module(name)
         jobs.extend(module.jobs(settings))
-    return jobs
+    if unknown := sorted(set(settings.job_intervals) - {job.name for job in jobs}):
+        raise ValueError(
+            f"Settings: job_intervals names unknown jobs {unknown}; "
+            f"the jobs are {sorted(job.name for job in jobs)}"
+        )
+    return [
+        replace(job, interval=settings.job_intervals[job.name])
+        if job.name in settings.job_intervals
+        else job
+        for job in jobs
+    ]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from reliant._core.durations import parse_duration
+
 #: Where the embedded store and other files live when nothing else is said.
 DEFAULT_DATA_DIR = Path("~/.local/share/reliant")
 DEFAULT_HOST = "127.0.0.1"
@@ -43,6 +45,9 @@ class Settings:
         external_url: the URL people reach this server at (``https://reliant.example``),
             for links in notifications; empty means ``http://<host>:<port>``
             (see :attr:`public_url`).
+        job_intervals: seconds between runs of the named background jobs instead of their
+            defaults (``{"slo.evaluate": 2.0}``); for game days and demos that compress
+            time. ``RELIANT_JOB_INTERVALS="slo.evaluate=2s,incidents.declare=1s"``.
         now: wall clock in epoch seconds; tests inject a virtual one.
     """
 
@@ -58,6 +63,7 @@ class Settings:
     run_jobs: bool = True
     secure_cookies: bool = True
     external_url: str = ""
+    job_intervals: Mapping[str, float] = field(default_factory=dict)
     now: Callable[[], float] = field(default=time.time, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -69,6 +75,9 @@ class Settings:
             raise ValueError("Settings: bucket_seconds must be > 0")
         if self.lease_ttl <= 0:
             raise ValueError("Settings: lease_ttl must be > 0 seconds")
+        for job, seconds in self.job_intervals.items():
+            if not seconds > 0:
+                raise ValueError(f"Settings: job_intervals[{job!r}] must be > 0 seconds")
         if self.external_url and not self.external_url.startswith(("http://", "https://")):
             raise ValueError(
                 f"Settings: external_url must start with http:// or https://, "
@@ -105,7 +114,32 @@ class Settings:
             values["bootstrap_token"] = token
         if external := env.get("RELIANT_EXTERNAL_URL"):
             values["external_url"] = external
+        if intervals := env.get("RELIANT_JOB_INTERVALS"):
+            values["job_intervals"] = parse_job_intervals(intervals)
         values.update({k: v for k, v in overrides.items() if v is not None})
         if isinstance(values.get("data_dir"), str):
             values["data_dir"] = Path(str(values["data_dir"]))
         return replace(cls(), **values)  # type: ignore[arg-type]
+
+
+def parse_job_intervals(text: str) -> dict[str, float]:
+    """``"slo.evaluate=2s,incidents.declare=1"`` as ``{job: seconds}``.
+
+    Raises:
+        ValueError: an item is not ``name=duration`` or the duration does not parse.
+    """
+    intervals: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(
+                f"RELIANT_JOB_INTERVALS: {item!r} is not name=duration "
+                "(e.g. slo.evaluate=2s,incidents.declare=1s)"
+            )
+        value = value.strip()
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = parse_duration(value, option=f"RELIANT_JOB_INTERVALS: {name.strip()}")
+        intervals[name.strip()] = seconds
+    return intervals
