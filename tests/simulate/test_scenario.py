@@ -197,7 +197,7 @@ def test_an_unknown_policy_kind_lists_the_kinds(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("", ": the file is empty; a scenario needs name, duration, traffic and candidates"),
+        ("", ": the file is empty; it needs name, duration, traffic, dependency, candidates"),
         (
             "- a\n- b\n",
             ":1: a scenario is a mapping of keys (name, duration, traffic, "

@@ -17,6 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 #: Modules that add a command; a later noun adds its module here.
 COMMANDS = (
     "reliant.cli.simulate",
+    "reliant.cli.gameday",
     "reliant.cli.server",
     "reliant.cli.login",
     "reliant.cli.tokens",

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from reliant.spec._yaml import Loc, Problems, describe, duplicate_keys, line_of, render
 
-if TYPE_CHECKING:
-    from reliant.simulate.scenario import Scenario
+#: The model a file is validated into (a simulator scenario, a game day, ...).
+M = TypeVar("M", bound=BaseModel)
+#: The top-level keys named when a scenario file is empty or not a mapping.
+SCENARIO_KEYS = "name, duration, traffic, dependency, candidates"
 
 __all__ = [
     "Loc",
@@ -54,8 +56,13 @@ class ScenarioError(Exception):
         self.problems = problems
 
 
-def load_yaml(model: type[Scenario], path: Path) -> Scenario:
+def load_yaml(model: type[M], path: Path, *, keys: str = SCENARIO_KEYS) -> M:
     """Read, parse and validate the scenario file at ``path``.
+
+    Args:
+        model: the model of the file's contents.
+        path: the file.
+        keys: its top-level keys, named when the file is empty or not a mapping.
 
     Raises:
         ScenarioError: with one message per problem.
@@ -79,16 +86,15 @@ def load_yaml(model: type[Scenario], path: Path) -> Scenario:
         raise ScenarioError(
             source,
             [
-                f"{source}: the file is empty; a scenario needs name, duration, "
-                "traffic and candidates"
+                f"{source}: the file is empty; it needs {keys}"
             ],
         )
     if not isinstance(data, dict):
         raise ScenarioError(
             source,
             [
-                f"{source}:1: a scenario is a mapping of keys (name, duration, traffic, "
-                f"dependency, candidates), not a {type(data).__name__}"
+                f"{source}:1: a scenario is a mapping of keys ({keys}), "
+                f"not a {type(data).__name__}"
             ],
         )
     duplicates = [f"{source}:{line}: {message}" for line, message in duplicate_keys(root)]
@@ -98,12 +104,12 @@ def load_yaml(model: type[Scenario], path: Path) -> Scenario:
 
 
 def validate_mapping(
-    model: type[Scenario],
+    model: type[M],
     data: Mapping[str, Any],
     *,
     source: str,
     root: yaml.Node | None = None,
-) -> Scenario:
+) -> M:
     """Validate parsed scenario data, translating pydantic's errors.
 
     Raises:
