@@ -15,6 +15,8 @@ OUTSIDE_SDK = {
     "cli",
     "__main__",
     "simulate",
+    "gameday",
+    "demo",
     "spec",
     "redis",
     "telemetry",

@@ -29,8 +29,7 @@ from reliant.gameday.traffic import TrafficGenerator
 NOTABLE = (
     "config.changed",
     "circuit_breaker.state_changed",
-    "slo.burn_rate_*",
-    "slo.budget_*",
+    "slo.*",
     "alert.*",
     "notification.delivered",
     "notification.failed",
@@ -95,10 +94,10 @@ class Verdict:
 def describe(expectation: Expectation) -> str:
     """An expectation in words: ``alert slo=storefront-charge firing``."""
     check = expectation.check
-    values = check.model_dump(exclude_none=True, exclude_defaults=False, by_alias=True)
+    values = check.model_dump(exclude_none=True, by_alias=True)
     parts = []
     for key, value in values.items():
-        if value in ({}, []):
+        if value in ({}, []) or (key == "since" and value == "gameday"):
             continue
         if isinstance(value, dict) and set(value) == {"op", "value"}:
             value = f"{value['op']} {value['value']:g}"
@@ -107,7 +106,7 @@ def describe(expectation: Expectation) -> str:
         elif isinstance(value, list):
             value = "|".join(map(str, value))
         parts.append(f"{key} {value}")
-    return f"{expectation.kind}: " + ", ".join(parts)
+    return f"{expectation.kind}: " + (", ".join(parts) or "exists")
 
 
 def _subset(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> bool:
@@ -237,7 +236,8 @@ class Observer:
             return Verdict(False, f"no run of {check.runbook} since the game day began")
         latest = ours[0]
         held = any(r["state"] in check.state for r in ours)
-        return Verdict(held, f"run #{latest['id']} {latest['state']} (at {latest['current']})")
+        at = f" at step {latest['current']}" if latest["current"] else ""
+        return Verdict(held, f"run #{latest['id']} {latest['state']}{at}")
 
     def _slo(self, check: SLOCheck) -> Verdict:
         status = self.plane.get(f"/api/v1/slos/{check.name}/status")

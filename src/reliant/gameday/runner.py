@@ -34,6 +34,7 @@ from reliant.gameday.view import (
     Board,
     PhaseLine,
     View,
+    budget_line,
     event_line,
 )
 
@@ -138,6 +139,7 @@ class GameDayRun:
         self._last_draw = 0.0
         self._began = time.time()
         self._token = ""
+        self._last_error = ""
 
     # --- the whole run ----------------------------------------------------------------------
 
@@ -220,14 +222,9 @@ class GameDayRun:
             return self.options.server.rstrip("/"), self.options.token
         from cryptography.fernet import Fernet
 
-        from reliant.server.app import collect_jobs
-        from reliant.server.settings import Settings
-
+        # A job name the server does not know stops it at start-up, and the error names the
+        # jobs there are: wait_ready shows the end of its log.
         intervals = dict(self.game.control_plane.job_intervals)
-        try:
-            collect_jobs(Settings(job_intervals=intervals))
-        except ValueError as exc:
-            raise GameDayError(f"control_plane.job_intervals: {exc}") from None
         token = f"rlt_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"
         (self.directory / "token").write_text(token + "\n", encoding="utf-8")
         os.chmod(self.directory / "token", 0o600)
@@ -312,8 +309,8 @@ class GameDayRun:
             ) from None
         body = {"documents": [d.to_dict() for d in documents], "prune": False}
         answer = self.plane.call("POST", "/api/v1/spec/apply", json=body)
-        changed = sum(len(answer.get(k) or []) for k in ("created", "updated"))
-        self._tell(f"applied  {', '.join(map(str, paths))}: {changed} objects declared")
+        summary = ", ".join(f"{n} {what}" for what, n in answer["summary"].items() if n)
+        self._tell(f"applied  {', '.join(map(str, paths))}: {summary or 'nothing to change'}")
 
     # --- the phases ------------------------------------------------------------------------
 
@@ -321,18 +318,18 @@ class GameDayRun:
         for index, phase in enumerate(self.game.phases):
             line = self.board.phases[index]
             line.state, line.started = RUNNING, time.time()
-            self.view.say(f"\n▶ {phase.name}" + (f": {phase.say}" if phase.say else ""))
+            self.view.say(f"\n▶ {phase.name}" + (f": {phase.say}" if phase.say else ""), self.board)
             try:
                 self._phase(phase, line.started)
             except (PhaseFailed, GameDayError) as exc:
                 line.state, line.took, line.detail = FAILED, time.time() - line.started, str(exc)
-                self.view.say(f"✘ {phase.name} failed: {exc}")
+                self.view.say(f"✘ {phase.name} failed: {exc}", self.board)
                 for later in self.board.phases[index + 1 :]:
                     later.state = SKIPPED
                 self._refresh(force=True)
                 return False
             line.state, line.took = PASSED, time.time() - line.started
-            self.view.say(f"✔ {phase.name} passed in {line.took:.1f} s")
+            self.view.say(f"✔ {phase.name} passed in {line.took:.1f} s", self.board)
             self._refresh(force=True)
         return True
 
@@ -462,8 +459,12 @@ class GameDayRun:
         if self.traffic is not None:
             self.board.rates = self.traffic.rates()
         if self.plane is not None:
-            with contextlib.suppress(GameDayError):
+            try:
                 self._look()
+            except GameDayError as exc:  # the board misses a beat; the phases will say more
+                if str(exc) != self._last_error:
+                    self._note(f"could not refresh the board: {exc}")
+                self._last_error = str(exc)
         self.view.draw(self.board)
         if gone := [c.name for c in self.supervisor.exited()]:
             raise GameDayError(
@@ -481,14 +482,13 @@ class GameDayRun:
                 continue
             self._last_event = event["id"]
             if event["kind"] == "circuit_breaker.state_changed":
-                name = f"{event.get('service')}/{event.get('source')}"
+                name = f"{event.get('service')}/{event['attributes'].get('name')}"
                 self.board.breakers[name] = str(event["attributes"].get("to_state", "?")).upper()
             self.board.happened.append(event_line(event))
-        for slo in self.plane.get("/api/v1/slos", limit=20)["items"]:
-            status = slo.get("status")
-            if status:
-                firing = f", firing {'+'.join(status['firing'])}" if status["firing"] else ""
-                self.board.budgets[slo["name"]] = f"{status['budget_remaining']:.1%} left{firing}"
+        for slo in self.plane.get("/api/v1/slos", limit=5)["items"]:
+            if slo.get("status"):
+                status = self.plane.get(f"/api/v1/slos/{slo['name']}/status")
+                self.board.budgets[slo["name"]] = budget_line(status)
 
     # --- the end -----------------------------------------------------------------------------
 

@@ -57,7 +57,7 @@ def event_line(event: dict[str, Any]) -> str:
 
     kind = event["kind"]
     if kind == "circuit_breaker.state_changed":
-        what = f"breaker {event.get('source')} {a('from_state')} → {a('to_state')}"
+        what = f"breaker {a('name')} {a('from_state')} → {a('to_state')}"
     elif kind == "config.changed":
         what = f"override {a('target', 'name', 'change')} {a('after')}"
     elif kind.startswith("alert."):
@@ -68,6 +68,23 @@ def event_line(event: dict[str, Any]) -> str:
         what = f"{kind} {a('slo', 'severity', 'runbook', 'step', 'id', 'title', 'state')}"
     service = event.get("service") or "-"
     return f"{clock(event['time'])} {service:<11} {' '.join(what.split())}"
+
+
+def budget_line(status: dict[str, Any]) -> str:
+    """An SLO's state in a line: the burn rate of each alert window, then the budget left."""
+    parts = []
+    for condition in status.get("conditions") or []:
+        rates = [condition.get("long_burn_rate"), condition.get("short_burn_rate")]
+        shown = "/".join("-" if r is None else f"{r:.1f}x" for r in rates)
+        firing = " FIRING" if condition.get("firing") else ""
+        parts.append(
+            f"burn {shown} over {condition['long']}/{condition['short']} "
+            f"(pages at {condition['burn_rate']:g}x){firing}"
+        )
+    budget = status.get("budget")
+    if budget is not None:
+        parts.append(f"budget left {budget['remaining']:.0%}")
+    return ", ".join(parts) or "not evaluated yet"
 
 
 def _rates(rates: Rates | None) -> str:
@@ -114,9 +131,11 @@ class View:
         self.live = live
         self._shown = 0
 
-    def say(self, text: str) -> None:
-        """A line of the story (printed at once when not live; part of the board when live)."""
+    def say(self, text: str, board: Board) -> None:
+        """A line of the story: printed after the board's news when not live (when live, the
+        board shows the phases)."""
         if not self.live:
+            self.draw(board)
             self.out.write(text + "\n")
             self.out.flush()
 
