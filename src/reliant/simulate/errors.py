@@ -85,17 +85,12 @@ def load_yaml(model: type[M], path: Path, *, keys: str = SCENARIO_KEYS) -> M:
     if data is None:
         raise ScenarioError(
             source,
-            [
-                f"{source}: the file is empty; it needs {keys}"
-            ],
+            [f"{source}: the file is empty; it needs {keys}"],
         )
     if not isinstance(data, dict):
         raise ScenarioError(
             source,
-            [
-                f"{source}:1: a scenario is a mapping of keys ({keys}), "
-                f"not a {type(data).__name__}"
-            ],
+            [f"{source}:1: a scenario is a mapping of keys ({keys}), not a {type(data).__name__}"],
         )
     duplicates = [f"{source}:{line}: {message}" for line, message in duplicate_keys(root)]
     if duplicates:
