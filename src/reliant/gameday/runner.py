@@ -156,14 +156,7 @@ class GameDayRun:
                 passed = self._phases()
                 self._summary(passed)
                 if not self.options.exit:
-                    self._tell(
-                        "\nEverything keeps running so you can look around in the web UI; "
-                        "Ctrl-C stops it all."
-                    )
-                    with contextlib.suppress(GameDayError):  # a process died: stop the rest
-                        while True:
-                            self._refresh(force=True)
-                            time.sleep(REDRAW)
+                    self._keep_up()
                 return 0 if passed else 1
             except (Interrupted, KeyboardInterrupt):
                 current = next((p.name for p in self.board.phases if p.state == RUNNING), None)
@@ -172,6 +165,20 @@ class GameDayRun:
                 return 130
             finally:
                 self._tear_down()
+
+    def _keep_up(self) -> None:
+        """Leave everything running for people to look around, until Ctrl-C."""
+        self._tell(
+            f"\nThe control plane, the fleet and the traffic keep running: look around at "
+            f"{self.values['control_plane']}/ (token above). Ctrl-C stops it all."
+        )
+        try:
+            while not (gone := self.supervisor.exited()):
+                time.sleep(REDRAW)
+            names = ", ".join(c.name for c in gone)
+            self._tell(f"reliant gameday: {names} exited on its own; stopping the rest")
+        except (Interrupted, KeyboardInterrupt):
+            self._tell("\nreliant gameday: stopping everything")
 
     @contextlib.contextmanager
     def _signals(self) -> Iterator[None]:
