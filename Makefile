@@ -1,4 +1,4 @@
-# Two entry points: `make simulate` (reliant's main job) and `make test` (every check).
+# Two entry points: `make demo` (reliant's main job) and `make test` (every check).
 # uv is installed with pip when missing; it never downloads an interpreter.
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON_PREFERENCE := only-system
@@ -9,10 +9,16 @@ SCENARIO ?= examples/scenarios/hard-outage.yaml
 # a third worker keeps two cores busy.
 TEST_WORKERS ?= 3
 
-.PHONY: simulate test lint typecheck bench uv
+# `make demo DEMO_FLAGS=--exit` ends after the game day instead of waiting for Ctrl-C.
+DEMO_FLAGS ?=
+
+.PHONY: demo simulate test lint typecheck bench uv
 
 uv:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+
+demo: uv
+	$(UV) run --frozen reliant demo $(DEMO_FLAGS)
 
 simulate: uv
 	$(UV) run --frozen reliant simulate $(SCENARIO)
