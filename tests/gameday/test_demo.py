@@ -71,15 +71,18 @@ def running_children(out: Path) -> dict[str, int]:
 
 
 def test_ctrl_c_mid_game_day_stops_everything(tmp_path: Path) -> None:
-    """SIGINT while the fault is on: the demo says where it was, exits 130, leaves nothing."""
+    """SIGINT while the fault is on, and again while stopping: exit 130, nothing left."""
     with demo(tmp_path) as process:
         read_until(process, "▶ provider-fails", SET_UP + 60.0)
         children = running_children(tmp_path)
         assert {"control-plane", "pager", "inventory", "payments", "storefront"} == set(children)
         process.send_signal(signal.SIGINT)
+        said = read_until(process, "stopping everything", 30.0)
+        process.send_signal(signal.SIGINT)  # an impatient second Ctrl-C
         output, _ = process.communicate(timeout=60.0)
     assert 130 == process.returncode, output
-    assert "interrupted in phase provider-fails; stopping everything" in output
+    assert "interrupted in phase provider-fails; stopping everything" in said[-1]
+    assert "stopped 5 processes" in output
     assert [] == [name for name, pid in children.items() if alive(pid)]
 
 

@@ -519,13 +519,21 @@ class GameDayRun:
         self._tell(f"logs:       {self.directory}")
 
     def _tear_down(self) -> None:
-        if self.traffic is not None:
-            self.traffic.stop()
-        if self.observer is not None:
-            self.observer.close()
-        if self.plane is not None:
-            self.plane.close()
-        count = len([c for c in self.supervisor.children if c.process.poll() is None])
-        self.supervisor.stop_all()
-        if count:
-            self._tell(f"stopped {count} processes")
+        # A second Ctrl-C (or a SIGTERM) while stopping must not leave processes behind.
+        previous = {
+            sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            if self.traffic is not None:
+                self.traffic.stop()
+            if self.observer is not None:
+                self.observer.close()
+            if self.plane is not None:
+                self.plane.close()
+            count = len([c for c in self.supervisor.children if c.process.poll() is None])
+            self.supervisor.stop_all()
+            if count:
+                self._tell(f"stopped {count} processes")
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
