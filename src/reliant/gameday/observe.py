@@ -192,13 +192,27 @@ class Observer:
         held = check.state in states
         return Verdict(held, f"alerts in states {states}" if items else "no such alert yet")
 
-    def _page(self, check: PageCheck, since: float) -> Verdict:
+    def pages(self) -> list[dict[str, Any]]:
+        """What the pager received, in arrival order.
+
+        Raises:
+            GameDayError: there is no pager, or it did not answer.
+        """
         if self.pager is None:
-            return Verdict(False, "this game day has no pager")
+            raise GameDayError("this game day has no pager")
         try:
-            items = self._pager_http.get(f"{self.pager}/received").json()["items"]
+            items: list[dict[str, Any]] = self._pager_http.get(f"{self.pager}/received").json()[
+                "items"
+            ]
         except (httpx.HTTPError, ValueError, KeyError) as exc:
-            return Verdict(False, f"the pager did not answer: {exc}")
+            raise GameDayError(f"the pager did not answer: {exc}") from None
+        return items
+
+    def _page(self, check: PageCheck, since: float) -> Verdict:
+        try:
+            items = self.pages()
+        except GameDayError as exc:
+            return Verdict(False, str(exc))
         found = [
             p
             for p in items

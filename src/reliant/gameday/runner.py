@@ -35,6 +35,7 @@ from reliant.gameday.view import (
     PhaseLine,
     View,
     budget_line,
+    clock,
     event_line,
 )
 
@@ -492,6 +493,11 @@ class GameDayRun:
                 name = f"{event.get('service')}/{event['attributes'].get('name')}"
                 self.board.breakers[name] = str(event["attributes"].get("to_state", "?")).upper()
             self.board.happened.append(event_line(event))
+        if self.observer is not None and self.observer.pager is not None:
+            self.board.pages = [
+                f"{clock(p['received_at'])} {p['status']} {p['alertname']}"
+                for p in self.observer.pages()
+            ]
         for slo in self.plane.get("/api/v1/slos", limit=5)["items"]:
             if slo.get("status"):
                 status = self.plane.get(f"/api/v1/slos/{slo['name']}/status")

@@ -39,6 +39,7 @@ class Board:
     rates: Rates | None = None
     breakers: dict[str, str] = field(default_factory=dict)
     budgets: dict[str, str] = field(default_factory=dict)
+    pages: list[str] | None = None
     happened: list[str] = field(default_factory=list)
     waiting: list[str] = field(default_factory=list)
 
@@ -112,6 +113,8 @@ def render(board: Board, now: float) -> str:
     lines.append(f"breakers {breakers}")
     budgets = "   ".join(f"{k}: {v}" for k, v in sorted(board.budgets.items())) or "none yet"
     lines.append(f"budget   {budgets}")
+    if board.pages is not None:
+        lines.append(f"pager    {', '.join(board.pages[-3:]) or 'quiet'}")
     if board.waiting:
         lines += ["", "waiting for"] + [f"  {w}" for w in board.waiting]
     lines += ["", "what happened"] + [f"  {h}" for h in board.happened[-HAPPENED_LINES:]]
