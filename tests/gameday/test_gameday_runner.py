@@ -7,8 +7,10 @@ import json
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
+from reliant.gameday.processes import Supervisor, free_port
 from reliant.gameday.runner import GameDayError, GameDayRun, RunOptions, fill
 from reliant.gameday.scenario import GameDay
 
@@ -89,3 +91,56 @@ def test_placeholders_are_filled_and_unknown_ones_named() -> None:
         GameDayError, match=r"unknown placeholder \{nope\} in 'x{nope}'; known: \{port\}"
     ):
         fill("x{nope}", values)
+
+
+EXTERNAL = """\
+name: external
+phases:
+  - name: switch
+    do:
+      - http: {method: GET, url: "{control_plane}/livez", expect_status: [200]}
+      - override: {service: checkout, fault: chaos, enabled: true}
+    expect:
+      - event: {kind: config.changed, service: checkout, since: phase,
+                attributes: {target: fault, name: chaos, change: set}}
+    then:
+      - override: {service: checkout, fault: chaos, remove: true}
+  - name: switched-back
+    expect:
+      - event: {kind: config.changed, service: checkout, attributes: {name: chaos, change: removed}}
+"""
+
+
+def test_a_game_day_against_a_running_control_plane(tmp_path: Path) -> None:
+    """--server/--token: nothing is started; overrides and checks go to that server."""
+    token = "rlt_0123456789ab_" + "x" * 32
+    supervisor = Supervisor(tmp_path)
+    port = free_port()
+    argv = [sys.executable, "-m", "reliant", "server", "--port", str(port)]
+    argv += ["--data-dir", str(tmp_path / "store"), "--log-level", "warning"]
+    plane = supervisor.start("plane", argv, port=port, env={"RELIANT_BOOTSTRAP_TOKEN": token})
+    try:
+
+        def ready() -> bool:
+            try:
+                return httpx.get(f"{plane.url}/readyz", timeout=2.0).is_success
+            except httpx.HTTPError:
+                return False
+
+        supervisor.wait_ready(plane, ready, timeout=60.0)
+        source = tmp_path / "gameday.yaml"
+        source.write_text(EXTERNAL, encoding="utf-8")
+        out = io.StringIO()
+        options = RunOptions(exit=True, server=plane.url, token=token, out=tmp_path / "run")
+        code = GameDayRun(GameDay.from_yaml(source), source, options, out).run()
+        overrides = httpx.get(
+            f"{plane.url}/api/v1/services/checkout/overrides",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=5.0,
+        ).json()
+    finally:
+        supervisor.stop_all()
+    assert 0 == code, out.getvalue()
+    assert "game day external: every phase passed (2/2 phases" in out.getvalue()
+    assert "stopped" not in out.getvalue()  # it started nothing
+    assert (2, []) == (overrides["version"], overrides["items"])  # set, then removed
