@@ -22,7 +22,7 @@ def register(subparsers: Any) -> None:
             "Start a control plane on a temporary SQLite store and a small fleet of real "
             "services (storefront calling payments and inventory), then play a scripted game "
             "day: a fault in payments, breakers and fallbacks, the SLO burns, the pager rings, "
-            "an incident opens and its runbook mitigates, recovery, a postmortem. About three "
+            "an incident opens and its runbook mitigates, recovery, a postmortem. About two "
             "minutes. Exits non-zero naming the phase whose outcome did not happen."
         ),
     )
