@@ -165,3 +165,25 @@ def test_runbook_entries_read_as_sentences() -> None:
     }
     for kind, (extra, expected) in cases.items():
         assert expected == describe({"kind": kind, "attributes": {**base, **extra}})
+
+
+def test_on_call_pages_read_as_sentences() -> None:
+    """Pages of the incident's services say who was notified, through which policy."""
+    from reliant.server.domains.incidents.timeline import describe
+
+    base = {"id": 3, "policy": "shop-escalation", "receivers": ["pager", "alice"]}
+    cases = {
+        "oncall.page.triggered": (
+            {},
+            "page #3 triggered through shop-escalation: notified pager, alice",
+        ),
+        "oncall.page.escalated": (
+            {"level": 2},
+            "page #3 escalated to level 2: notified pager, alice",
+        ),
+        "oncall.page.acknowledged": ({"by": "alice"}, "page #3 acknowledged by alice"),
+        "oncall.page.resolved": ({"by": "alerts"}, "page #3 resolved by alerts"),
+        "oncall.page.exhausted": ({}, "page #3: nobody acknowledged after every level"),
+    }
+    for kind, (extra, expected) in cases.items():
+        assert expected == describe({"kind": kind, "attributes": {**base, **extra}})

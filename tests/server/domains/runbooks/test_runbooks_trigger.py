@@ -11,6 +11,7 @@ from runbooks_helpers import EXECUTABLES, Driver, events, get_run, put, runbook
 from sqlalchemy import delete
 
 from reliant.server.db import transaction
+from reliant.server.domains.incidents import declare_from_alerts
 from reliant.server.events import EventRow, append
 from reliant.server.events.stream import GAP_GRACE
 from reliant.testing import VirtualClock
@@ -181,3 +182,46 @@ def test_a_triggered_run_waits_for_approval_of_destructive_steps_always(
         found["approve_destructive"],
         [s["needs_approval"] for s in found["steps"]],
     )
+
+
+@pytest.mark.parametrize("declared_first", [True, False], ids=["declared-first", "triggered-first"])
+def test_an_automatic_run_joins_the_incident_of_its_alert(
+    app: FastAPI, clock: VirtualClock, client: TestClient, driver: Driver, declared_first: bool
+) -> None:
+    """Whichever job handles the alert first, the run belongs to the incident the alert
+    opened, and its journal is on that incident's timeline although the runbook acts on
+    another service (payments) than the incident's (storefront)."""
+    rule = {"matchers": ['alertname="ChargesFailing"'], "severity": "SEV2"}
+    assert 201 == client.put("/api/v1/incident-rules/pages", json=rule).status_code
+    triggers = [{"matchers": ['alertname="ChargesFailing"']}]
+    put(
+        client,
+        "failover",
+        runbook({"kind": "shell", "command": ["echo", "failover"]}, triggers=triggers),
+    )
+    labels = {"alertname": "ChargesFailing", "service": "storefront"}
+    assert 200 == client.post("/api/v1/alerts", json=[{"labels": labels}]).status_code
+
+    def declare_pass() -> None:
+        with transaction(app.state.sessions) as session:
+            declare_from_alerts(session, clock.now())
+
+    if declared_first:
+        declare_pass()
+        driver.triggers()
+    else:
+        driver.triggers()
+        [run] = runs(client)
+        assert run["incident"] is None  # no incident yet
+        driver.settle(client, run["id"])
+        declare_pass()
+        driver.triggers()  # the next pass adopts the run
+    [run] = runs(client)
+    [incident] = client.get("/api/v1/incidents").json()["items"]
+    assert (incident["id"], ["storefront"]) == (run["incident"], incident["services"])
+    driver.settle(client, run["id"])
+    entries = client.get(f"/api/v1/incidents/{incident['id']}/timeline", params={"limit": 500})
+    kinds = [e["kind"] for e in entries.json()["items"]]
+    assert {"runbook.run_started", "runbook.step_finished", "runbook.run_finished"} <= set(kinds)
+    listed = client.get("/api/v1/runbook-runs", params={"incident": incident["id"]}).json()
+    assert [run["id"]] == [r["id"] for r in listed["items"]]

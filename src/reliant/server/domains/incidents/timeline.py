@@ -3,11 +3,13 @@
 The entries are events of the log, chosen by one SQL condition (:func:`condition`):
 
 - the events linked to the incident, or to an incident merged into it: its own
-  ``incident.*`` events (a manual entry is an ``incident.note_added`` event) and the
-  ``alert.*`` events of its alerts;
+  ``incident.*`` events (a manual entry is an ``incident.note_added`` event), the
+  ``alert.*`` events of its alerts and the ``runbook.*`` events of its runbook runs
+  (whichever service the runbook acts on);
 - events of its services of the kinds that explain an incident — ``alert.*``,
-  ``circuit_breaker.*``, ``config.*``, ``slo.*``, ``runbook.*`` and any kind starting with
-  ``deploy`` — from 30 minutes before it was declared until it was closed (or now).
+  ``circuit_breaker.*``, ``config.*``, ``slo.*``, ``runbook.*``, ``oncall.page.*`` and
+  any kind starting with ``deploy`` — from 30 minutes before it was declared until it was
+  closed (or now).
 
 The condition reads the incident's links when it runs, so a live stream picks up services
 linked after it started. Entries have keys: ``note:<id>`` for manual entries,
@@ -36,7 +38,15 @@ from reliant.server.events.query import as_dict
 #: Seconds before the declaration from which the services' events are shown.
 LOOKBEHIND = 1800.0
 #: Kind prefixes of the services' events a timeline shows.
-KIND_PREFIXES = ("alert.", "circuit_breaker.", "config.", "slo.", "runbook.", "deploy")
+KIND_PREFIXES = (
+    "alert.",
+    "circuit_breaker.",
+    "config.",
+    "slo.",
+    "runbook.",
+    "oncall.page.",
+    "deploy",
+)
 #: The kind of a manual entry's event.
 NOTE_KIND = "incident.note_added"
 #: The end of time, for incidents not closed yet.
@@ -184,6 +194,22 @@ def _known(kind: str, a: Mapping[str, Any]) -> str | None:
         return f"SLO {a.get('slo')} burns its budget too fast ({a.get('severity')})"
     if kind.startswith("runbook."):
         return _runbook(kind.removeprefix("runbook."), a)
+    if kind.startswith("oncall.page."):
+        return _page(kind.removeprefix("oncall.page."), a)
+    return None
+
+
+def _page(what: str, a: Mapping[str, Any]) -> str | None:
+    page = f"page #{a.get('id')}"
+    receivers = ", ".join(map(str, a.get("receivers") or [])) or "nobody"
+    if what in ("triggered", "reopened"):
+        return f"{page} {what} through {a.get('policy')}: notified {receivers}"
+    if what == "escalated":
+        return f"{page} escalated to level {a.get('level')}: notified {receivers}"
+    if what in ("acknowledged", "resolved"):
+        return f"{page} {what} by {a.get('by')}"
+    if what == "exhausted":
+        return f"{page}: nobody acknowledged after every level"
     return None
 
 

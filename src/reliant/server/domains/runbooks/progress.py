@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from reliant.server.domains.incidents import put_on_timeline
 from reliant.server.domains.runbooks import flow
 from reliant.server.domains.runbooks.masking import Masker, excerpt
 from reliant.server.domains.runbooks.models import ERROR_LENGTH, RunRow, StepRow
@@ -50,7 +51,7 @@ def event(
     base: dict[str, Any] = {"run": run.id, "runbook": run.runbook, "automatic": run.automatic}
     if run.incident is not None:
         base["incident"] = run.incident
-    append(
+    event = append(
         session,
         kind=kind,
         now=now,
@@ -59,6 +60,8 @@ def event(
         source=source[:100],
         attributes=masker(run).data({**base, **attributes}),
     )
+    if run.incident is not None:  # the run acts on another service than the incident's
+        put_on_timeline(session, run.incident, event.id)
 
 
 def _step_attributes(step: RunbookStep) -> dict[str, Any]:

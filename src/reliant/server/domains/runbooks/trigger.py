@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from reliant._core.durations import parse_duration
 from reliant.server.domains.alerts import matches_all, parse_matchers
 from reliant.server.domains.runbooks import flow, runs, service
+from reliant.server.domains.runbooks.adopt import adopt
 from reliant.server.domains.runbooks.models import CursorRow, RunbookRow
 from reliant.server.events import EventRow, Severity, append
 from reliant.server.events.query import newest_id, scan
@@ -50,7 +51,8 @@ class Trigger:
         self.env = env
 
     def run(self, session: Session, now: float) -> None:
-        """Handle the ``alert.firing`` events committed since the last run."""
+        """Handle the ``alert.firing`` events committed since the last run, then link
+        recent automatic runs to their alerts' incidents (:mod:`.adopt`)."""
         cursor = session.get(CursorRow, CURSOR, with_for_update=True, populate_existing=True)
         if cursor is None:  # the first run: only alerts from now on
             start = newest_id(session)
@@ -80,6 +82,7 @@ class Trigger:
         cursor.gap_since = position.gap_since
         cursor.given_up = position.given_up
         cursor.updated_at = now
+        adopt(session, now)
 
     def handle(
         self,
