@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -22,11 +23,22 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def demo(out: Path) -> subprocess.Popen[str]:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def demo(out: Path, *, ignoring_sigint: bool = False) -> subprocess.Popen[str]:
+    """``reliant demo --exit --plain --out OUT``; ``ignoring_sigint`` starts it as a shell
+    starts a background job (``&``): with SIGINT ignored."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     argv = [sys.executable, "-m", "reliant", "demo", "--exit", "--plain", "--out", str(out)]
     return subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        preexec_fn=_ignore_sigint if ignoring_sigint else None,
     )
 
 

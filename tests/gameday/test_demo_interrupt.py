@@ -25,8 +25,9 @@ def test_ctrl_c_mid_game_day_stops_everything(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_during_set_up_stops_what_started(tmp_path: Path) -> None:
-    """SIGINT once the control plane serves, before the fleet is ready: nothing is left."""
-    with demo(tmp_path) as process:
+    """SIGINT once the control plane serves, before the fleet is ready: nothing is left;
+    also when the demo was started with SIGINT ignored, as a shell's background job is."""
+    with demo(tmp_path, ignoring_sigint=True) as process:
         read_until(process, "web UI http://127.0.0.1:", SET_UP)
         children = running_children(tmp_path)
         process.send_signal(signal.SIGINT)

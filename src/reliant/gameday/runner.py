@@ -183,14 +183,18 @@ class GameDayRun:
 
     @contextlib.contextmanager
     def _signals(self) -> Iterator[None]:
+        """Ctrl-C and SIGTERM interrupt the game day, also when its shell ignored SIGINT
+        (a job started with ``&``)."""
+
         def stop(signum: int, frame: FrameType | None) -> None:
             raise Interrupted(signal.Signals(signum).name)
 
-        previous = signal.signal(signal.SIGTERM, stop)
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             yield
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def _tell(self, text: str) -> None:
         self.out.write(text + "\n")
