@@ -322,7 +322,7 @@ class GameDayRun:
         body = {"documents": [d.to_dict() for d in documents], "prune": False}
         answer = self.plane.call("POST", "/api/v1/spec/apply", json=body)
         summary = ", ".join(f"{n} {what}" for what, n in answer["summary"].items() if n)
-        self._tell(f"applied  {', '.join(map(str, paths))}: {summary or 'nothing to change'}")
+        self._tell(f"applied  {', '.join(self.game.apply)}: {summary or 'nothing to change'}")
 
     # --- the phases ------------------------------------------------------------------------
 

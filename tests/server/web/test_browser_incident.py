@@ -31,9 +31,10 @@ from typing import Any
 
 import httpx
 import pytest
+from browser_helpers import CHROMIUM_ARGS, WATCH_CSP, chromium, follow_timeline, sign_in, watch
 from fastapi import FastAPI
 from live_server import LiveServer
-from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import expect, sync_playwright
 from server_helpers import ADMIN, bearer
 
 from reliant.agent.protocol import INGEST_PATH, LATENCY_BOUNDS
@@ -45,23 +46,8 @@ from reliant.server.settings import Settings
 from reliant.server.streams import close_streams
 from reliant.testing import VirtualClock
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 #: Milliseconds a page may take to show a change (the run's page polls every 2 s).
 TIMEOUT = 10_000
-WATCH_CSP = """
-window.__csp = [];
-document.addEventListener("securitypolicyviolation", (e) => {
-  window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`);
-});
-"""
 #: Where the docs' screenshots live.
 DOCS_SHOTS = ("incident.png", "runbook-run.png", "incident-metrics.png")
 SLO = "checkout-availability"
@@ -279,12 +265,6 @@ class Steps:
         raise AssertionError(f"run {run_id} did not reach a person in 20 ticks")
 
 
-def _live(page: Page) -> None:
-    """Wait until the page follows its timeline's stream."""
-    state = page.locator('[data-stream-state-for="timeline-list"]')
-    expect(state).to_have_class(re.compile("stream-live"), timeout=TIMEOUT)
-
-
 def test_incident_response_in_chromium(
     app: FastAPI,
     server: LiveServer,
@@ -294,8 +274,6 @@ def test_incident_response_in_chromium(
     target: tuple[str, list[str]],
 ) -> None:
     """From an alert to a published postmortem, through the pages, as an operator."""
-    chromium = shutil.which("chromium")
-    assert chromium is not None, "install the Debian chromium package"
     url, seen = target
     operator = _seed(app, api, clock, url)
     _fire(api, clock)
@@ -304,29 +282,17 @@ def test_incident_response_in_chromium(
     number = incident["id"]
     errors: list[str] = []
 
-    def watch(page: Page) -> Page:
-        def on_console(message: ConsoleMessage) -> None:
-            if message.type in ("error", "warning"):
-                errors.append(f"console {message.type} on {page.url}: {message.text}")
-
-        page.on("console", on_console)
-        page.on("pageerror", lambda exc: errors.append(f"page error on {page.url}: {exc}"))
-        return page
-
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(
                 viewport={"width": 1360, "height": 900}, color_scheme="light"
             )
             context.add_init_script(script=WATCH_CSP)
-            page = watch(context.new_page())
+            page = watch(context.new_page(), errors)
 
             # The list: sign in, the new incident on top of the open ones.
-            page.goto(server.url + "/incidents")
-            page.fill("#token", operator)
-            page.click("button[type=submit]")
-            expect(page).to_have_url(server.url + "/incidents")
+            sign_in(page, server.url + "/incidents", operator)
             row = page.locator(f'tr[data-incident="{number}"]')
             expect(row).to_contain_text("triggered")
             expect(row).to_contain_text("SEV2")
@@ -338,7 +304,7 @@ def test_incident_response_in_chromium(
             # The incident: the alert on its live timeline; acknowledge.
             row.locator("a.strong").click()
             expect(page).to_have_url(f"{server.url}/incidents/{number}")
-            _live(page)
+            follow_timeline(page, TIMEOUT)
             alert = page.locator('#timeline-list li[data-kind="alert.firing"]')
             expect(alert).to_contain_text(f"alert CheckoutErrors firing: {SUMMARY}")
             page.screenshot(path=str(shots / "02-incident-declared.png"), full_page=True)
@@ -355,9 +321,9 @@ def test_incident_response_in_chromium(
             run_id = int(page.url.rsplit("/", 1)[1].split("?")[0])
 
             # Meanwhile the incident is open in another tab, following its timeline.
-            tab = watch(context.new_page())
+            tab = watch(context.new_page(), errors)
             tab.goto(f"{server.url}/incidents/{number}")
-            _live(tab)
+            follow_timeline(tab, TIMEOUT)
             tab.evaluate("window.__not_reloaded = true")
 
             # The run: the http step calls the target, the manual step waits for a click.
