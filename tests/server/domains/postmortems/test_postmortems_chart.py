@@ -44,3 +44,19 @@ def test_the_scale_covers_overspent_budgets() -> None:
     uri = chart.data_uri(_chart([]))
     decoded = base64.b64decode(uri.removeprefix("data:image/svg+xml;base64,")).decode()
     assert f'width="{chart.WIDTH}" height="{chart.HEIGHT}"' in decoded
+
+
+def test_labels_stay_inside_the_drawing() -> None:
+    """A budget overspent fifteen times labels its axis -1500 % with room for the sign
+    (about 7 units a character left of the plot); an incident ending at the chart's right
+    edge is labelled left of its shading."""
+    points = [[T - 3600, 1.0], [T + 1800, -15.0]]
+    at_the_edge = {"since": T - 3600, "until": T + 1800, "start": T + 1790, "end": T + 1800}
+    svg = chart.svg({**at_the_edge, "series": [{"name": "a", "points": points}]})
+    assert ">-1500%</text>" in svg
+    assert chart.LEFT - 6 >= 7 * len("-1500%")
+    [label] = re.findall(r"<text ([^>]*)>incident</text>", svg)
+    assert 'text-anchor="end"' in label
+    inside = chart.svg(_chart([{"name": "a", "points": points}]))
+    [label] = re.findall(r"<text ([^>]*)>incident</text>", inside)
+    assert "text-anchor" not in label

@@ -18,7 +18,9 @@ from typing import Any
 #: Size of the drawing (viewBox units).
 WIDTH, HEIGHT = 640, 270
 #: Margins around the plot: left (y labels), right, top, bottom (x labels and legend).
-LEFT, RIGHT, TOP, BOTTOM = 52, 28, 16, 70
+LEFT, RIGHT, TOP, BOTTOM = 64, 28, 16, 70
+#: Width of the word "incident" at the chart's font size, about.
+INCIDENT_LABEL_WIDTH = 56
 #: One colour per SLO, in order (repeated past the last).
 PALETTE = ("#2563eb", "#d97706", "#16a34a", "#9333ea", "#0891b2", "#db2777")
 #: The incident's shading.
@@ -101,7 +103,12 @@ def svg(chart: Mapping[str, Any], *, responsive: bool = True) -> str:
             f'<rect x="{_num(x0)}" y="{TOP}" width="{_num(max(x1 - x0, 1.0))}" '
             f'height="{plot_h}" fill="{SHADE}" fill-opacity="0.12"/>'
         )
-        out.append(f'<text x="{_num(x0 + 4)}" y="{TOP + 14}" fill="{SHADE}">incident</text>')
+        # The label goes inside the plot: left of the shading when it ends near the edge.
+        if x0 + 4 + INCIDENT_LABEL_WIDTH <= LEFT + plot_w:
+            label = f'x="{_num(x0 + 4)}"'
+        else:
+            label = f'x="{_num(x0 - 4)}" text-anchor="end"'
+        out.append(f'<text {label} y="{TOP + 14}" fill="{SHADE}">incident</text>')
     tick = low
     while tick <= high + 1e-9:
         yy = _num(y(tick))
