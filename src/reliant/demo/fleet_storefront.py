@@ -12,7 +12,7 @@ game day declares) still counts what went wrong.
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import quote
@@ -98,6 +98,29 @@ def breaker(name: str) -> CircuitBreaker:
     )
 
 
+def calls(
+    name: str,
+    timeout: float,
+    retry_on: Callable[[BaseException], bool],
+    guard: CircuitBreaker,
+    rng: random.Random,
+) -> Pipeline:
+    """An upstream's pipeline, outermost first: ``Timeout``, ``Retry`` (jittered from
+    ``rng``), the breaker."""
+    return Pipeline(
+        Timeout(timeout, name=f"{name}-timeout"),
+        Retry(
+            attempts=ATTEMPTS,
+            backoff=BACKOFF,
+            retry_on=retry_on,
+            name=f"{name}-retry",
+            rng=random.Random(rng.random()),
+        ),
+        guard,
+        name=name,
+    )
+
+
 class Storefront:
     """The ``storefront`` service.
 
@@ -124,37 +147,15 @@ class Storefront:
     ) -> None:
         rng = random.Random(seed)
         self.inventory_breaker = breaker("inventory")
-        stock = Pipeline(
-            Timeout(STOCK_TIMEOUT, name="inventory-timeout"),
-            Retry(
-                attempts=ATTEMPTS,
-                backoff=BACKOFF,
-                retry_on=retryable,
-                name="inventory-retry",
-                rng=random.Random(rng.random()),
-            ),
-            self.inventory_breaker,
-            name="inventory",
-        )
+        stock = calls("inventory", STOCK_TIMEOUT, retryable, self.inventory_breaker, rng)
         self.inventory = httpx.AsyncClient(
             base_url=inventory_url,
             transport=AsyncReliantTransport(transport, pipelines=lambda request: stock),
             timeout=HTTP_TIMEOUT,
         )
         self.payments_breaker = breaker("payments")
-        calls = Pipeline(
-            Timeout(CHARGE_TIMEOUT, name="payments-timeout"),
-            Retry(
-                attempts=ATTEMPTS,
-                backoff=BACKOFF,
-                retry_on=_retry_charge,
-                name="payments-retry",
-                rng=random.Random(rng.random()),
-            ),
-            self.payments_breaker,
-            name="payments",
-        )
-        self.charge = metered(calls, name="charge")
+        charges = calls("payments", CHARGE_TIMEOUT, _retry_charge, self.payments_breaker, rng)
+        self.charge = metered(charges, name="charge")
         self._charge_or_pending = Pipeline(
             Fallback(handler=_pending, on=PENDING_ON, name="payment-pending"), self.charge
         )

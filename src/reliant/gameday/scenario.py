@@ -23,7 +23,7 @@ import operator
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -81,6 +81,39 @@ Name = Annotated[str, Field(pattern=NAME, max_length=100)]
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class _OneOf(_Model):
+    """A mapping with exactly one of its keys (an action, an expectation)."""
+
+    #: What it is, in the error message: "an action".
+    _what: ClassVar[str] = "an item"
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> _OneOf:
+        given = [k for k in type(self).model_fields if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"{self._what} has exactly one of {', '.join(type(self).model_fields)}"
+                + (f"; got {', '.join(given)}" if given else "")
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        """The key given (``override``, ``traffic``, ...)."""
+        return next(k for k in type(self).model_fields if getattr(self, k) is not None)
+
+
+class _States(_Model):
+    """A check whose ``state`` is a list of states, or one: ``state: x`` is ``[x]``."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_state(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("state"), str):
+            return {**data, "state": [data["state"]]}
+        return data
 
 
 # --- the set-up ---------------------------------------------------------------------------
@@ -199,24 +232,16 @@ class PostmortemAction(_Model):
     format: Literal["markdown", "html"] = "markdown"
 
 
-class Action(_Model):
+class Action(_OneOf):
     """One thing a phase does, exactly one key of: override, http, postmortem, wait, say."""
+
+    _what: ClassVar[str] = "an action"
 
     override: Override | None = None
     http: HttpAction | None = None
     postmortem: PostmortemAction | None = None
     wait: Duration | None = None
     say: str | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Action:
-        given = [k for k in type(self).model_fields if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError(
-                "an action has exactly one of override, http, postmortem, wait, say"
-                + (f"; got {', '.join(given)}" if given else "")
-            )
-        return self
 
 
 # --- expectations ---------------------------------------------------------------------------
@@ -260,33 +285,19 @@ class PageCheck(_Model):
     labels: dict[str, str] = Field(default_factory=dict)
 
 
-class IncidentCheck(_Model):
+class IncidentCheck(_States):
     """The game day's incident (the first declared since it started) is in one of these states."""
 
     state: list[str] = Field(min_length=1)
     service: str | None = None
     severity: str | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _one_state(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("state"), str):
-            return {**data, "state": [data["state"]]}
-        return data
 
-
-class RunbookCheck(_Model):
+class RunbookCheck(_States):
     """A run of this runbook, started since the game day began, is in one of these states."""
 
     runbook: Name
     state: list[str] = Field(default_factory=lambda: ["succeeded"], min_length=1)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _one_state(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("state"), str):
-            return {**data, "state": [data["state"]]}
-        return data
 
 
 class SLOCheck(_Model):
@@ -304,8 +315,10 @@ class PostmortemCheck(_Model):
     state: list[str] = Field(default_factory=list)
 
 
-class Expectation(_Model):
+class Expectation(_OneOf):
     """What must happen in a phase, exactly one key of the checks below."""
+
+    _what: ClassVar[str] = "an expectation"
 
     traffic: TrafficCheck | None = None
     event: EventCheck | None = None
@@ -315,21 +328,6 @@ class Expectation(_Model):
     runbook_run: RunbookCheck | None = None
     slo: SLOCheck | None = None
     postmortem: PostmortemCheck | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Expectation:
-        given = [k for k in type(self).model_fields if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError(
-                f"an expectation has exactly one of {', '.join(type(self).model_fields)}"
-                + (f"; got {', '.join(given)}" if given else "")
-            )
-        return self
-
-    @property
-    def kind(self) -> str:
-        """The check's key (``traffic``, ``alert``, ...)."""
-        return next(k for k in type(self).model_fields if getattr(self, k) is not None)
 
     @property
     def check(self) -> BaseModel:
