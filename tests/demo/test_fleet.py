@@ -10,17 +10,16 @@ from __future__ import annotations
 import asyncio
 import random
 import re
-import select
 import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
+from process_output import DEADLINE, read_until
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -38,8 +37,6 @@ from reliant.testing import capture_events
 PAYMENTS = "http://payments.test"
 INVENTORY = "http://inventory.test"
 CONTROL_PLANE = ["--control-plane", "http://127.0.0.1:9", "--token", "t"]
-#: Bound on the wait for a started process.
-DEADLINE = 30.0
 
 
 class Routes(httpx.AsyncBaseTransport):
@@ -343,23 +340,6 @@ def test_the_module_runs_and_reports_a_usage_error() -> None:
     assert ["python -m reliant.demo.fleet: error: storefront needs"] == [
         line[:53] for line in done.stderr.splitlines()
     ]
-
-
-def read_until(process: subprocess.Popen[bytes], marker: str) -> list[str]:
-    """Lines the process prints, up to the one holding ``marker`` (fails after DEADLINE)."""
-    assert process.stdout is not None
-    end = time.monotonic() + DEADLINE
-    lines: list[str] = []
-    while (left := end - time.monotonic()) > 0:
-        if not select.select([process.stdout], [], [], left)[0]:
-            break
-        line = process.stdout.readline().decode()
-        if not line:
-            break
-        lines.append(line.rstrip("\n"))
-        if marker in line:
-            return lines
-    raise AssertionError(f"no {marker!r} in the output: {lines}")
 
 
 def test_a_service_process_serves_and_stops_cleanly_on_sigterm() -> None:

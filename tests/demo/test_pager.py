@@ -8,7 +8,6 @@ reliant really sends.
 from __future__ import annotations
 
 import json
-import select
 import signal
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from process_output import DEADLINE, read_until
 from starlette.testclient import TestClient
 
 from reliant.demo.pager import Pager, main
@@ -24,8 +24,6 @@ from reliant.server.domains.notify.payloads import Notification, signature, webh
 
 SECRET = "pager-secret"
 NOW = 1_800_000_000.0
-#: Bound on the wait for a started process.
-DEADLINE = 30.0
 
 
 def notification(status: str = "firing", key: str = "idem-1") -> Notification:
@@ -175,35 +173,18 @@ def test_argument_errors_exit_2_with_one_line(
     assert (2, 1, True) == (exited.value.code, len(err.splitlines()), message in err)
 
 
-def read_line(process: subprocess.Popen[bytes], marker: str) -> str:
-    """The first line the process prints holding ``marker`` (fails after DEADLINE)."""
-    assert process.stdout is not None
-    end = time.monotonic() + DEADLINE
-    seen: list[str] = []
-    while (left := end - time.monotonic()) > 0:
-        if not select.select([process.stdout], [], [], left)[0]:
-            break
-        line = process.stdout.readline().decode()
-        if not line:
-            break
-        seen.append(line.rstrip("\n"))
-        if marker in line:
-            return seen[-1]
-    raise AssertionError(f"no {marker!r} in the output: {seen}")
-
-
 def test_the_pager_process_prints_a_page_and_stops_on_sigint() -> None:
     """A real pager process prints the page it receives and exits 0 on SIGINT."""
     argv = [sys.executable, "-m", "reliant.demo.pager", "--port", "0", "--secret", SECRET]
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, bufsize=0)
     try:
-        url = read_line(process, "pager: started on ").split()[3].rstrip(",")
-        read_line(process, "pager: ready")
+        url = read_until(process, "pager: started on ")[-1].split()[3].rstrip(",")
+        read_until(process, "pager: ready")
         request = webhook({"url": f"{url}/page", "secret": SECRET}, notification(), now=time.time())
         answer = httpx.post(request.url, content=request.body, headers=request.headers, timeout=5)
-        page = read_line(process, "PAGE ")
+        page = read_until(process, "PAGE ")[-1]
         process.send_signal(signal.SIGINT)
-        stopped = read_line(process, "pager: stopped")
+        stopped = read_until(process, "pager: stopped")[-1]
         assert (200, 0) == (answer.status_code, process.wait(timeout=DEADLINE))
         assert page.startswith("PAGE firing   StorefrontChargeAvailability service=storefront")
         assert "pager: stopped (1 notification received)" == stopped
