@@ -44,7 +44,14 @@ class Process:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_for(self.live, f"{argv[1:3]} to answer")
+        try:
+            wait_for(self.live, f"{argv[1:3]} to answer")
+        except BaseException:
+            # A server that did not answer in time must not outlive the test (and load
+            # the machine for every test after it).
+            self.process.kill()
+            self.process.wait()
+            raise
 
     def live(self) -> bool:
         """Whether it answers HTTP."""

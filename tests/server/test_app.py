@@ -12,6 +12,7 @@ from reliant.server.app import collect_jobs, create_app
 from reliant.server.settings import Settings
 
 
+@pytest.mark.store_agnostic
 def test_health_needs_no_token(anonymous: TestClient) -> None:
     """/livez and /readyz answer without credentials, in the shape probes expect."""
     assert {"status": "ok"} == anonymous.get("/livez").json()
@@ -19,12 +20,14 @@ def test_health_needs_no_token(anonymous: TestClient) -> None:
     assert (200, "ok") == (ready.status_code, ready.json()["checks"]["store"])
 
 
+@pytest.mark.store_agnostic
 def test_openapi_is_published(anonymous: TestClient) -> None:
     """The OpenAPI document is served under /api/v1."""
     doc = anonymous.get("/api/v1/openapi.json").json()
     assert "/api/v1/tokens" in doc["paths"]
 
 
+@pytest.mark.store_agnostic
 def test_api_needs_a_token(anonymous: TestClient) -> None:
     """Without a token the API answers 401 as a problem document with a hint."""
     response = anonymous.get("/api/v1/whoami")
@@ -34,6 +37,7 @@ def test_api_needs_a_token(anonymous: TestClient) -> None:
     assert "Bearer" == response.headers["www-authenticate"]
 
 
+@pytest.mark.store_agnostic
 def test_bad_token_is_401(anonymous: TestClient) -> None:
     """A malformed or unknown bearer token is refused."""
     for raw in ("nonsense", "rlt_000000000001_wrong-secret-for-tests-only", "x" * 5000):
@@ -41,6 +45,7 @@ def test_bad_token_is_401(anonymous: TestClient) -> None:
         assert 401 == response.status_code
 
 
+@pytest.mark.store_agnostic
 def test_unknown_route_is_a_problem(client: TestClient) -> None:
     """Routing errors are problem documents too."""
     response = client.get("/api/v1/no-such-thing")
@@ -50,6 +55,7 @@ def test_unknown_route_is_a_problem(client: TestClient) -> None:
     )
 
 
+@pytest.mark.store_agnostic
 def test_validation_error_is_a_problem(client: TestClient) -> None:
     """A request body that fails validation gives 422 naming the field."""
     response = client.post("/api/v1/tokens", json={"name": "x", "role": "emperor"})
@@ -93,6 +99,7 @@ def test_bad_bootstrap_token_is_refused(settings: Settings) -> None:
         create_app(replace(settings, bootstrap_token="hunter2"))
 
 
+@pytest.mark.store_agnostic
 def test_admin_constant_matches_settings(settings: Settings) -> None:
     """The fixtures start servers with the documented test admin token."""
     assert ADMIN == settings.bootstrap_token

@@ -13,6 +13,9 @@ from reliant.server.app import create_app
 from reliant.server.http import Problem, decode_cursor, encode_cursor
 from reliant.server.settings import Settings
 
+#: HTTP plumbing: one store (see tests/server/conftest.py).
+pytestmark = pytest.mark.store_agnostic
+
 LIMIT = 1000
 
 

@@ -14,6 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 from server_helpers import bearer, token_for
 
+#: Who may call what is auth: one store (see tests/server/conftest.py).
+pytestmark = pytest.mark.store_agnostic
+
 ROLES = ("anonymous", "ingest", "viewer", "operator", "admin")
 #: Values for path parameters (any well-formed value will do: auth comes first).
 PARAMS = {"kind": "breakers", "event_id": "1"}

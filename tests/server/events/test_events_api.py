@@ -88,6 +88,7 @@ def test_not_a_number_in_attributes_is_refused(client: TestClient) -> None:
     assert (422, "attributes") == (response.status_code, response.json()["field"])
 
 
+@pytest.mark.store_agnostic
 @pytest.mark.parametrize(
     "body",
     [
@@ -154,6 +155,7 @@ def test_filters(client: TestClient, clock: VirtualClock) -> None:
     assert [] == kinds(client, since="30s")
 
 
+@pytest.mark.store_agnostic
 @pytest.mark.parametrize(
     ("params", "status"),
     [

@@ -188,6 +188,7 @@ def test_leaving_client_releases_its_stream(
     wait_for(lambda: HUB.waiting == before, "the stream to end")
 
 
+@pytest.mark.store_agnostic
 @pytest.mark.parametrize(
     ("params", "headers"),
     [

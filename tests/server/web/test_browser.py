@@ -25,6 +25,9 @@ from reliant.server.app import create_app
 from reliant.server.settings import Settings
 from reliant.server.streams import close_streams
 
+#: The browser is what is under test: one store (see tests/server/conftest.py).
+pytestmark = pytest.mark.store_agnostic
+
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

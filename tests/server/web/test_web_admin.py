@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 from server_helpers import ADMIN, bearer, token_for
 from web_helpers import add_service, login
 
 from reliant.server.web.admin import AUDIT_PAGE
+
+#: Admin pages are UI rendering: one store (see tests/server/conftest.py).
+pytestmark = pytest.mark.store_agnostic
 
 
 def _audit_rows(html: str) -> list[str]:

@@ -17,6 +17,9 @@ from reliant.server.db import make_engine
 from reliant.server.settings import Settings
 from reliant.server.web.login import REFUSED
 
+#: Signing in is auth and sessions: one store (see tests/server/conftest.py).
+pytestmark = pytest.mark.store_agnostic
+
 
 def _audit_actions(db_url: str) -> list[str]:
     engine = make_engine(db_url)

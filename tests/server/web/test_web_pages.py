@@ -9,6 +9,9 @@ from web_helpers import login
 
 from reliant.server.web.pages import login_url, safe_next
 
+#: Page plumbing is UI rendering: one store (see tests/server/conftest.py).
+pytestmark = pytest.mark.store_agnostic
+
 
 @pytest.mark.parametrize(
     "value",

@@ -9,6 +9,9 @@ from web_helpers import add_service, breaker_changed, inline_code, login
 
 from reliant.server.web.security import CSP
 
+#: Headers and CSRF are HTTP shape: one store (see tests/server/conftest.py).
+pytestmark = pytest.mark.store_agnostic
+
 PAGES = ["/", "/services", "/services/payments", "/events", "/audit", "/tokens", "/jobs"]
 OVERRIDE = "/api/v1/services/payments/overrides/breakers/db"
 

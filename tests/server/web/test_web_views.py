@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from server_helpers import START
@@ -16,6 +17,7 @@ def _rows(html: str) -> list[str]:
     return re.findall(r'<tr class="ev ev-\w+" data-id="(\d+)">', html)
 
 
+@pytest.mark.store_agnostic
 def test_events_page_lists_events_newest_first(anonymous: TestClient) -> None:
     """The newest events come first, each with severity, service link, kind and details."""
     add_service(anonymous, "payments")
@@ -30,6 +32,7 @@ def test_events_page_lists_events_newest_first(anonymous: TestClient) -> None:
     assert '<span class="kv-key">name</span>=<span class="kv-value">db</span>' in html
 
 
+@pytest.mark.store_agnostic
 def test_events_page_follows_the_stream_from_the_newest_id(anonymous: TestClient) -> None:
     """The table names the SSE stream, with the filters, and the id to follow from."""
     add_service(anonymous, "payments")
@@ -44,6 +47,7 @@ def test_events_page_follows_the_stream_from_the_newest_id(anonymous: TestClient
     assert 'data-stream-toggle="event-stream"' in html
 
 
+@pytest.mark.store_agnostic
 def test_events_page_filters(anonymous: TestClient) -> None:
     """Service, kind (exact or glob) and minimum severity narrow the list."""
     add_service(anonymous, "a")
@@ -57,6 +61,7 @@ def test_events_page_filters(anonymous: TestClient) -> None:
     assert [str(breaker), str(in_b)] == _rows(anonymous.get("/events?severity=warning").text)
 
 
+@pytest.mark.store_agnostic
 def test_bad_filters_are_explained_not_fatal(anonymous: TestClient) -> None:
     """An unknown severity or a malformed kind shows a note and is ignored."""
     add_event(anonymous, "deploy.finished")
@@ -68,6 +73,7 @@ def test_bad_filters_are_explained_not_fatal(anonymous: TestClient) -> None:
     assert 1 <= len(_rows(response.text))
 
 
+@pytest.mark.store_agnostic
 def test_an_empty_log_says_so(anonymous: TestClient) -> None:
     """Without matching events the page says new ones will appear."""
     login(anonymous)

@@ -207,6 +207,7 @@ def test_silence_lifecycle(bench: Bench, client: TestClient) -> None:
     ]
 
 
+@pytest.mark.store_agnostic
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -306,6 +307,7 @@ def test_routing_document_get_put_with_etags(bench: Bench, client: TestClient) -
     assert ["pager"] == client.get(f"/api/v1/alerts/{fp}").json()["receivers"]
 
 
+@pytest.mark.store_agnostic
 @pytest.mark.parametrize(
     ("change", "loc"),
     [
@@ -341,6 +343,7 @@ def test_groups_are_listed(bench: Bench, client: TestClient) -> None:
     ]
 
 
+@pytest.mark.store_agnostic
 @pytest.mark.parametrize(
     ("role", "method", "path", "allowed"),
     [

@@ -21,6 +21,9 @@ from reliant.server.domains.alerts import service
 from reliant.server.domains.alerts.jobs import dispatch_pass
 from reliant.testing import VirtualClock
 
+#: CLI wording and exit codes: one store (see tests/server/conftest.py).
+pytestmark = pytest.mark.store_agnostic
+
 PAGE = {"alertname": "SLOErrorBudgetBurn", "severity": "page", "service": "checkout"}
 TICKET = {"alertname": "DiskFilling", "severity": "ticket", "service": "db"}
 

@@ -4,7 +4,6 @@ webhook delivers its notifications (firing, then resolved) to the receiver."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import signal
 import socket
 import subprocess
@@ -22,16 +21,11 @@ from server_processes import wait_for
 from reliant.server.app import create_app
 from reliant.server.settings import Settings
 
+#: One store is enough: the engines, not the store, are under test (tests/server/conftest.py).
+pytestmark = pytest.mark.store_agnostic
+
 #: Bound on every wait of these tests, in seconds.
 DEADLINE = 40.0
-
-
-@pytest.fixture(params=["sqlite"])
-def db_url(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path) -> str:
-    """One store is enough here: the engines, not the store, are under test."""
-    path = tmp_path / "reliant.db"
-    shutil.copyfile(sqlite_template, path)
-    return f"sqlite:///{path}"
 
 
 @pytest.fixture

@@ -124,6 +124,7 @@ def test_the_facade_reports_with_the_contracted_signature(bench: Bench) -> None:
     )
 
 
+@pytest.mark.store_agnostic
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

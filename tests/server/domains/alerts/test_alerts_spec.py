@@ -69,6 +69,7 @@ def test_update_and_prune_back_to_the_default(bench: Bench, client: TestClient) 
     assert [] == actions(run(client, "plan", [], kinds=["AlertRoute"], prune=True))
 
 
+@pytest.mark.store_agnostic
 @pytest.mark.parametrize(
     ("document", "message"),
     [

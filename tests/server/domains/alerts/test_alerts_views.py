@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from alerts_helpers import Bench
 from fastapi.testclient import TestClient
 from server_helpers import ADMIN, START, token_for
 
 from reliant.server.domains.alerts import fingerprint
+
+#: Pages and forms are UI rendering: one store (see tests/server/conftest.py).
+pytestmark = pytest.mark.store_agnostic
 
 PAGE = {"alertname": "Down", "severity": "page", "service": "payments"}
 TICKET = {"alertname": "Slow", "severity": "ticket", "service": "search"}

@@ -79,6 +79,7 @@ def test_post_creates_and_refuses_a_taken_name(client: TestClient) -> None:
     assert "PUT /api/v1/services/payments" in again.json()["detail"]
 
 
+@pytest.mark.store_agnostic
 @pytest.mark.parametrize(
     ("method", "path"),
     [
@@ -98,6 +99,7 @@ def test_missing_service_is_a_404_problem(client: TestClient, method: str, path:
     assert "'ghost'" in response.json()["detail"]
 
 
+@pytest.mark.store_agnostic
 @pytest.mark.parametrize(
     ("path", "body", "field"),
     [

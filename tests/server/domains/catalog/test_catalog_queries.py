@@ -46,6 +46,7 @@ def test_list_of_an_empty_catalog(client: TestClient) -> None:
     assert {"items": [], "next": None} == client.get("/api/v1/services").json()
 
 
+@pytest.mark.store_agnostic
 @pytest.mark.parametrize("query", ["limit=0", "limit=501", "tier=5", "label=nokey"])
 def test_bad_list_parameters_are_422(client: TestClient, query: str) -> None:
     """Out-of-range limits and tiers, and labels without '=', answer 422 naming them."""

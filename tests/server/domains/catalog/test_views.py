@@ -5,8 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from server_helpers import ADMIN, START, bearer, token_for
+
+#: Pages are UI rendering: one store (see tests/server/conftest.py).
+pytestmark = pytest.mark.store_agnostic
 
 OVERRIDES = "/api/v1/services/payments/overrides"
 

@@ -115,6 +115,7 @@ def test_sdk_object_names_may_hold_slashes_and_colons(client: TestClient) -> Non
     assert 204 == client.delete(f"{OVERRIDES}/faults/payments/db").status_code
 
 
+@pytest.mark.store_agnostic
 @pytest.mark.parametrize(
     ("path", "body"),
     [

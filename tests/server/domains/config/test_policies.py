@@ -92,6 +92,7 @@ def test_missing_policy_is_404(client: TestClient) -> None:
     assert 404 == client.delete("/api/v1/policies/nope").status_code
 
 
+@pytest.mark.store_agnostic
 @pytest.mark.parametrize(
     ("body", "where"),
     [

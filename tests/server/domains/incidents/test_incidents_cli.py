@@ -17,6 +17,9 @@ from reliant.cli import main
 from reliant.server.streams import close_streams
 from reliant.testing import VirtualClock
 
+#: CLI wording and exit codes: one store (see tests/server/conftest.py).
+pytestmark = pytest.mark.store_agnostic
+
 
 @pytest.fixture
 def server(app: FastAPI, client: TestClient) -> Iterator[LiveServer]:

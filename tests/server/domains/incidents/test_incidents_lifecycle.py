@@ -135,6 +135,7 @@ def test_declare_answers_the_whole_incident(client: TestClient) -> None:
     }
 
 
+@pytest.mark.store_agnostic
 @pytest.mark.parametrize(
     ("body", "field"),
     [

@@ -231,6 +231,7 @@ def test_a_gap_younger_than_the_grace_is_not_passed(
     assert 1 == len(incidents(client))
 
 
+@pytest.mark.store_agnostic
 @pytest.mark.parametrize(
     ("spec", "field"),
     [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from incidents_helpers import PAGE_RULE, declare, fire, get, move, put_rule, run_declare
@@ -54,6 +55,7 @@ def _post(anonymous: TestClient, path: str, csrf: str, **data: Any) -> tuple[int
     return response.status_code, response.headers.get("location", ""), response.text
 
 
+@pytest.mark.store_agnostic
 def test_the_list_shows_open_incidents_then_recent_ones(
     client: TestClient, anonymous: TestClient, clock: VirtualClock
 ) -> None:
@@ -87,6 +89,7 @@ def test_the_list_shows_open_incidents_then_recent_ones(
     assert '<a href="/incidents" aria-current="page">Incidents</a>' in html
 
 
+@pytest.mark.store_agnostic
 def test_an_operator_declares_an_incident_from_the_form(
     client: TestClient, anonymous: TestClient
 ) -> None:
@@ -127,6 +130,7 @@ def test_an_operator_declares_an_incident_from_the_form(
     assert "services.0" in html
 
 
+@pytest.mark.store_agnostic
 def test_a_viewer_sees_the_incident_without_buttons(
     client: TestClient, anonymous: TestClient, clock: VirtualClock
 ) -> None:
@@ -190,6 +194,7 @@ def test_a_viewer_sees_the_incident_without_buttons(
     assert "No runbook has run for this incident." in html
 
 
+@pytest.mark.store_agnostic
 def test_only_allowed_transitions_are_offered(client: TestClient, anonymous: TestClient) -> None:
     """Triggered: every later state; resolved: close or reopen; closed: none."""
     number = declare(client)["id"]
@@ -205,6 +210,7 @@ def test_only_allowed_transitions_are_offered(client: TestClient, anonymous: Tes
     assert "A closed incident is final." in html
 
 
+@pytest.mark.store_agnostic
 def test_operator_actions_work_and_are_audited(
     client: TestClient, anonymous: TestClient, app: FastAPI
 ) -> None:
@@ -281,6 +287,7 @@ def test_operator_actions_work_and_are_audited(
     )
 
 
+@pytest.mark.store_agnostic
 def test_merging_opens_the_primary(client: TestClient, anonymous: TestClient) -> None:
     """ "Merge this incident into #" closes it as a duplicate and opens the primary; merging
     into itself is refused on the page."""
@@ -304,6 +311,7 @@ def test_merging_opens_the_primary(client: TestClient, anonymous: TestClient) ->
     )
 
 
+@pytest.mark.store_agnostic
 def test_refusals_show_on_the_page(client: TestClient, anonymous: TestClient) -> None:
     """A move the lifecycle refuses answers the page with the API's explanation (409)."""
     number = declare(client)["id"]
@@ -325,6 +333,7 @@ def test_refusals_show_on_the_page(client: TestClient, anonymous: TestClient) ->
     assert 404 == _post(anonymous, "/incidents/999/transition", csrf, to="closed")[0]
 
 
+@pytest.mark.store_agnostic
 def test_viewers_are_refused_and_csrf_is_enforced(
     client: TestClient, anonymous: TestClient
 ) -> None:
@@ -365,6 +374,7 @@ def test_viewers_are_refused_and_csrf_is_enforced(
     assert 1 == len(client.get("/api/v1/incidents").json()["items"])
 
 
+@pytest.mark.store_agnostic
 def test_markup_renders_as_text(client: TestClient, anonymous: TestClient) -> None:
     """A script in a title, summary, update or timeline note is shown, never run."""
     attack = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -394,6 +404,7 @@ def test_an_alert_declared_incident_shows_its_alert_on_the_timeline(
     assert '<span class="tl-text">alert Down firing: 5xx</span>' in html
 
 
+@pytest.mark.store_agnostic
 def test_the_metrics_page_states_each_definition(
     client: TestClient, anonymous: TestClient, clock: VirtualClock
 ) -> None:
@@ -432,6 +443,7 @@ def test_the_metrics_page_states_each_definition(
     assert START  # the clock's origin: 2027-01-15 08:00 UTC
 
 
+@pytest.mark.store_agnostic
 def test_the_pages_hold_no_inline_code(client: TestClient, anonymous: TestClient) -> None:
     """Every incident page, with operator buttons, carries the UI's policy and no inline
     script, style or event handler."""
@@ -446,6 +458,7 @@ def test_the_pages_hold_no_inline_code(client: TestClient, anonymous: TestClient
     assert "incident.js" in anonymous.get(f"/incidents/{number}").text
 
 
+@pytest.mark.store_agnostic
 def test_the_postmortem_box_links_to_the_postmortem(
     client: TestClient, anonymous: TestClient
 ) -> None:

@@ -121,6 +121,7 @@ def test_identical_put_changes_nothing(client: TestClient, app: FastAPI, key: st
     assert ["receiver.created"] == kinds
 
 
+@pytest.mark.store_agnostic
 @pytest.mark.parametrize(
     ("body", "field"),
     [

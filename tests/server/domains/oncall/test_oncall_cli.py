@@ -38,6 +38,7 @@ def cli(server: LiveServer, capsys: pytest.CaptureFixture[str], *argv: str) -> t
     return code, captured.out + captured.err
 
 
+@pytest.mark.store_agnostic
 def test_now_shifts_and_an_override_round_trip(
     server: LiveServer, capsys: pytest.CaptureFixture[str]
 ) -> None:

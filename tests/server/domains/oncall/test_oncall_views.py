@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 from oncall_helpers import SCHEDULE, Desk
 from server_helpers import ADMIN, token_for
@@ -20,6 +21,7 @@ def login(app_client: TestClient, token: str) -> str:
     return match[1]
 
 
+@pytest.mark.store_agnostic
 def test_oncall_shows_who_is_on_call_and_adds_and_deletes_an_override(
     desk: Desk, anonymous: TestClient
 ) -> None:
@@ -59,6 +61,7 @@ def test_oncall_shows_who_is_on_call_and_adds_and_deletes_an_override(
     )
 
 
+@pytest.mark.store_agnostic
 def test_override_form_errors_are_shown(desk: Desk, anonymous: TestClient) -> None:
     """An end in the past re-renders the page with the problem (422)."""
     desk.setup()
@@ -75,6 +78,7 @@ def test_override_form_errors_are_shown(desk: Desk, anonymous: TestClient) -> No
     assert (422, True) == (answer.status_code, "ends_at must be after starts_at" in answer.text)
 
 
+@pytest.mark.store_agnostic
 def test_viewers_see_no_forms_and_cannot_post(desk: Desk, anonymous: TestClient) -> None:
     """A viewer reads /oncall and /pages without forms; a post is refused (403)."""
     desk.setup()

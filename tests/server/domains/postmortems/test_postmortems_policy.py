@@ -142,6 +142,7 @@ def test_a_policy_applied_from_reliant_yaml_decides(
     )
 
 
+@pytest.mark.store_agnostic
 @pytest.mark.parametrize(
     ("spec", "in_spec", "in_rest"),
     [

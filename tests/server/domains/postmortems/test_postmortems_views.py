@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from postmortems_helpers import declare, generate, get, the_incident
 from server_helpers import token_for
@@ -50,6 +51,7 @@ def form_of(postmortem: dict[str, Any], csrf: str, **changes: Any) -> dict[str, 
     return data
 
 
+@pytest.mark.store_agnostic
 def test_pages_render_for_viewers(
     client: TestClient, anonymous: TestClient, clock: VirtualClock
 ) -> None:
@@ -79,6 +81,7 @@ def test_pages_render_for_viewers(
     assert 200 == export.status_code
 
 
+@pytest.mark.store_agnostic
 def test_operators_edit_and_the_edit_is_audited(
     client: TestClient, anonymous: TestClient, clock: VirtualClock
 ) -> None:
@@ -114,6 +117,7 @@ def test_operators_edit_and_the_edit_is_audited(
     assert ("postmortem.update", "operator-user") in [(a["action"], a["actor"]) for a in audit]
 
 
+@pytest.mark.store_agnostic
 def test_the_editor_adds_and_removes_rows_and_reports_errors(
     client: TestClient, anonymous: TestClient
 ) -> None:
@@ -162,6 +166,7 @@ def test_a_stale_save_shows_the_conflict_and_keeps_the_text(
     assert "my careful words" == get(client, made["id"])["trigger"]
 
 
+@pytest.mark.store_agnostic
 def test_csrf_and_roles_are_enforced_on_posts(client: TestClient, anonymous: TestClient) -> None:
     """Form posts without the CSRF token are refused; viewers cannot generate or move."""
     incident = declare(client)

@@ -74,6 +74,7 @@ def test_no_allow_list_allows_no_executable(
     assert "no executable is allowed: set RELIANT_RUNBOOK_EXECUTABLES" in response.json()["detail"]
 
 
+@pytest.mark.store_agnostic
 @pytest.mark.parametrize(
     ("steps", "extra", "expected"),
     [

@@ -77,6 +77,7 @@ def test_delete(client: TestClient) -> None:
     assert ["slo.created", "slo.deleted"] == [e["kind"] for e in events(client, "slo.*")]
 
 
+@pytest.mark.store_agnostic
 @pytest.mark.parametrize(
     ("change", "where"),
     [
@@ -239,6 +240,7 @@ def test_history_series(client: TestClient, app: FastAPI) -> None:
     )
 
 
+@pytest.mark.store_agnostic
 @pytest.mark.parametrize(
     "params",
     [

@@ -14,6 +14,9 @@ from server_helpers import ADMIN
 
 from reliant.cli import main
 
+#: CLI wording and exit codes: one store (see tests/server/conftest.py).
+pytestmark = pytest.mark.store_agnostic
+
 SLOTH = """\
 version: prometheus/v1
 service: search

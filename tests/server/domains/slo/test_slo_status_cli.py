@@ -16,6 +16,9 @@ from slo_helpers import T0, evaluate, push, put, slo, steady
 from reliant.cli import main
 from reliant.testing import VirtualClock
 
+#: CLI wording and exit codes: one store (see tests/server/conftest.py).
+pytestmark = pytest.mark.store_agnostic
+
 
 @pytest.fixture
 def server(app: FastAPI, client: TestClient) -> Iterator[LiveServer]:

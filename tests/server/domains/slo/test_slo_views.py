@@ -7,6 +7,7 @@ import json
 import re
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from server_helpers import ADMIN, token_for
@@ -14,6 +15,9 @@ from slo_helpers import T0, push, put, slo, steady
 
 from reliant.server.db import transaction
 from reliant.server.domains.slo import evaluate_all
+
+#: Pages are UI rendering: one store (see tests/server/conftest.py).
+pytestmark = pytest.mark.store_agnostic
 
 PROMQL = {
     "prometheus": {

@@ -17,6 +17,9 @@ from spec_helpers import EXAMPLE, export, service
 from reliant.cli import main
 from reliant.cli import spec as spec_cli
 
+#: CLI wording and exit codes: one store (see tests/server/conftest.py).
+pytestmark = pytest.mark.store_agnostic
+
 
 @pytest.fixture
 def server(app: FastAPI, client: TestClient) -> Iterator[LiveServer]:

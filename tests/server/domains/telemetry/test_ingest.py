@@ -179,6 +179,7 @@ def _valid_then(bad: dict[str, Any]) -> dict[str, Any]:
     return batch(telemetry=[point(), bad], events=[event()])
 
 
+@pytest.mark.store_agnostic
 @pytest.mark.parametrize(
     ("body", "path"),
     [

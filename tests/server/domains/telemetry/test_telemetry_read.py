@@ -124,6 +124,7 @@ def test_unknown_service_has_no_operations(client: TestClient) -> None:
     assert [] == _read(client, since=B0, until=B0 + 60)["operations"]
 
 
+@pytest.mark.store_agnostic
 @pytest.mark.parametrize(
     ("params", "detail"),
     [
@@ -140,6 +141,7 @@ def test_bad_ranges_are_400(client: TestClient, params: dict[str, Any], detail: 
     assert detail in response.json()["detail"]
 
 
+@pytest.mark.store_agnostic
 @pytest.mark.parametrize(
     "params",
     [
