@@ -141,6 +141,8 @@ class GameDayRun:
         self._began = time.time()
         self._token = ""
         self._last_error = ""
+        #: The signal that asked the game day to stop, once one did.
+        self._stopping = ""
 
     # --- the whole run ----------------------------------------------------------------------
 
@@ -175,6 +177,7 @@ class GameDayRun:
         )
         try:
             while not (gone := self.supervisor.exited()):
+                self._check()
                 time.sleep(REDRAW)
             names = ", ".join(c.name for c in gone)
             self._tell(f"reliant gameday: {names} exited on its own; stopping the rest")
@@ -187,7 +190,13 @@ class GameDayRun:
         (a job started with ``&``)."""
 
         def stop(signum: int, frame: FrameType | None) -> None:
-            raise Interrupted(signal.Signals(signum).name)
+            if self._stopping:  # a second Ctrl-C: the clean-up is under way, let it finish
+                return
+            self._stopping = signal.Signals(signum).name
+            # Raised where Python is: this breaks out of waits at once. Python drops an
+            # exception raised in some places (its fork hooks, say), so the loops also
+            # look at _stopping (_check).
+            raise Interrupted(self._stopping)
 
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
@@ -195,6 +204,11 @@ class GameDayRun:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+    def _check(self) -> None:
+        """Raise :class:`Interrupted` when a signal asked to stop (and its own raise was lost)."""
+        if self._stopping:
+            raise Interrupted(self._stopping)
 
     def _tell(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -211,7 +225,9 @@ class GameDayRun:
         self.board.ui = f"{url}/   token {token}"
         pager_url = self._pager() if self.game.pager else None
         self._fleet()
+        self._check()
         self._apply()
+        self._check()
         self.observer = Observer(plane=self.plane, began=self._began, pager=pager_url)
         if self.game.traffic:
             spec = self.game.traffic.model_copy(
@@ -260,7 +276,10 @@ class GameDayRun:
             except httpx.HTTPError:
                 return False
 
-        self.supervisor.wait_ready(child, ready, timeout=timeout)
+        self.supervisor.wait_ready(
+            child, ready, timeout=timeout, interrupted=lambda: bool(self._stopping)
+        )
+        self._check()
 
     def _pager(self) -> str:
         assert self.game.pager is not None
@@ -328,6 +347,7 @@ class GameDayRun:
 
     def _phases(self) -> bool:
         for index, phase in enumerate(self.game.phases):
+            self._check()
             line = self.board.phases[index]
             line.state, line.started = RUNNING, time.time()
             self.view.say(f"\n▶ {phase.name}" + (f": {phase.say}" if phase.say else ""), self.board)
@@ -382,12 +402,14 @@ class GameDayRun:
                 ]
                 raise PhaseFailed(f"not within {phase.timeout:g} s: " + "; ".join(missing))
             self._refresh()
+            self._check()
             time.sleep(POLL)
         for action in phase.then:
             self._act(action)
 
     def _until(self, when: float) -> None:
         while time.time() < when:
+            self._check()
             self._refresh()
             time.sleep(min(POLL, max(0.0, when - time.time())))
 
@@ -464,6 +486,7 @@ class GameDayRun:
         self.board.happened.append(f"{time.strftime('%H:%M:%S')} {text}")
 
     def _refresh(self, *, force: bool = False) -> None:
+        self._check()
         now = time.time()
         if not force and now - self._last_draw < REDRAW:
             return
